@@ -1,0 +1,1 @@
+"""Data-quality suites (Great Expectations) over staged observations, documents and the warehouse."""

@@ -1,0 +1,149 @@
+"""documents → paragraphs: drop non-article lines, join broken lines, fold width and script.
+
+``paragraphs(documents)`` takes columns document_id, text, title_source and returns one
+row per paragraph:
+
+    document_id  str
+    para_no      int    0-based order in the document (the title line, if any, is 0)
+    is_title     bool   the document's first line serving as its title
+    display      str    the paragraph as found (lines joined), for evidence
+    norm         str    the same characters width-folded and in simplified script;
+                        same length as ``display`` so offsets carry over
+
+Real scraped articles break sentences over blank lines ("手\\n\\n段"), wrap photo
+captions and bylines between them, and repeat paragraphs; the facts must be read
+once, from whole sentences.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import polars as pl
+
+from transforms.vocabulary import VOCAB_DIR, read_patterns
+
+# A line ends a sentence when it ends with one of these.
+_TERMINAL = r"[。！？!?…”」』;；]$"
+_PROSE = r"[,，;；:：。]"
+_ENDS_WITH_FIGURE = r"[0-9%元个家项]$"
+_STARTS_AS_CONTINUATION = r"^[,，、;；。%)）]"
+_MIN_PROSE_CHARS = 10
+_MIN_REPEATED_PARAGRAPH = 12
+# A caption sits on the line before a short photo credit.
+_CREDIT = r"摄$|摄[/／]"
+_MAX_CREDIT_CHARS = 25
+_MAX_CAPTION_CHARS = 80
+
+_FULL_WIDTH = [chr(c) for c in range(0xFF01, 0xFF5F)] + ["\u3000"]
+_HALF_WIDTH = [chr(c - 0xFEE0) for c in range(0xFF01, 0xFF5F)] + [" "]
+
+# Characters that occur only in traditional script and are frequent in economic news;
+# a document containing any of them is converted with OpenCC.
+_TRADITIONAL_HINT = (
+    "[區產總億長發經濟實現這為們來時對會從開關業國際銷費進資電務營設計統萬點據調說頭應劃東還"
+    "與個億額貿幣預劃廠鎮縣區園層創築積議優勢導維護態條達辦團體質華營數單雙級歲邊]"
+)
+
+
+@lru_cache(maxsize=1)
+def _noise_regex() -> str:
+    return "|".join(f"(?:{p})" for p in read_patterns(VOCAB_DIR / "noise_lines.txt"))
+
+
+@lru_cache(maxsize=1)
+def _prefix_regex() -> str:
+    return "|".join(f"(?:{p})" for p in read_patterns(VOCAB_DIR / "line_prefixes.txt"))
+
+
+@lru_cache(maxsize=1)
+def _t2s():
+    import opencc
+
+    return opencc.OpenCC("t2s")
+
+
+def to_simplified(text: str) -> str:
+    """Simplified script with the same length as ``text`` (offsets must carry over)."""
+    converted = _t2s().convert(text)
+    if len(converted) == len(text):
+        return converted
+    convert = _t2s().convert
+    return "".join(c if len(c) == 1 else ch for ch, c in ((ch, convert(ch)) for ch in text))
+
+
+def _lines(documents: pl.DataFrame) -> pl.DataFrame:
+    return (
+        documents.select(
+            "document_id",
+            pl.col("title_source").fill_null("").eq("first_line").alias("has_title_line"),
+            pl.col("text").str.replace_all("\r", "").str.split("\n").alias("line"),
+        )
+        .explode("line")
+        .with_columns(pl.col("line").fill_null("").str.strip_chars())
+        .filter(pl.col("line") != "")
+        .with_columns(
+            (pl.int_range(pl.len()).over("document_id") == 0).alias("first_line"),
+            pl.col("line").str.replace(_prefix_regex(), "").str.strip_chars(),
+        )
+    )
+
+
+def _drop_noise(lines: pl.DataFrame) -> pl.DataFrame:
+    line = pl.col("line")
+    is_credit = line.str.contains(_CREDIT) & (line.str.len_chars() <= _MAX_CREDIT_CHARS)
+    caption = is_credit.shift(-1).over("document_id").fill_null(False) & (
+        line.str.len_chars() <= _MAX_CAPTION_CHARS
+    )
+    keep = ~line.str.contains(_noise_regex()) & ~caption & (line != "")
+    return lines.filter(keep | (pl.col("first_line") & pl.col("has_title_line")))
+
+
+def _join_broken_lines(lines: pl.DataFrame) -> pl.DataFrame:
+    line = pl.col("line")
+    prev = line.shift(1).over("document_id")
+    prev_is_title = (pl.col("first_line") & pl.col("has_title_line")).shift(1).over("document_id")
+    continues = prev.is_not_null() & ~prev_is_title.fill_null(False) & (
+        (
+            ~prev.str.contains(_TERMINAL)
+            & prev.str.contains(_PROSE)
+            & (prev.str.len_chars() >= _MIN_PROSE_CHARS)
+            & ~prev.str.contains(_ENDS_WITH_FIGURE)
+        )
+        | line.str.contains(_STARTS_AS_CONTINUATION)
+    )
+    return (
+        lines.with_columns((~continues).cast(pl.Int32).cum_sum().over("document_id").alias("para_no"))
+        .group_by("document_id", "para_no", maintain_order=True)
+        .agg(
+            line.str.join("").alias("display"),
+            (pl.col("first_line") & pl.col("has_title_line")).first().alias("is_title"),
+        )
+    )
+
+
+def _normalize(paras: pl.DataFrame) -> pl.DataFrame:
+    folded = pl.col("display").str.replace_many(_FULL_WIDTH, _HALF_WIDTH)
+    paras = paras.with_columns(folded.alias("norm"))
+    needs_t2s = paras.get_column("norm").str.contains(_TRADITIONAL_HINT)
+    if needs_t2s.any():
+        norm = paras.get_column("norm").to_list()
+        flags = needs_t2s.to_list()
+        paras = paras.with_columns(
+            pl.Series("norm", [to_simplified(t) if f else t for t, f in zip(norm, flags)], dtype=pl.String)
+        )
+    return paras
+
+
+def paragraphs(documents: pl.DataFrame) -> pl.DataFrame:
+    if documents.height == 0:
+        return pl.DataFrame(schema={"document_id": pl.String, "para_no": pl.Int32, "is_title": pl.Boolean,
+                                    "display": pl.String, "norm": pl.String})
+    paras = _normalize(_join_broken_lines(_drop_noise(_lines(documents))))
+    # A paragraph repeated in the same document states its facts once.
+    repeated = (pl.col("norm").str.len_chars() >= _MIN_REPEATED_PARAGRAPH) & pl.col("norm").is_duplicated().over(
+        "document_id") & (pl.int_range(pl.len()).over("document_id", "norm") > 0)
+    return (
+        paras.filter(~repeated)
+        .with_columns((pl.int_range(pl.len()).over("document_id")).cast(pl.Int32).alias("para_no"))
+        .select("document_id", "para_no", "is_title", "display", "norm")
+    )

@@ -1,0 +1,164 @@
+"""sentences → mentions → observations: the public entry point of extraction.
+
+``extract(documents, vocabulary)`` takes a frame of parsed documents (columns
+document_id, title_source, published_at, text — see transforms.documents) and returns
+an ``Extraction`` of four frames:
+
+observations (OBSERVATION_SCHEMA): one row per fact, deduplicated within a document
+defects (DEFECT_SCHEMA): numbers whose digits were lost, never stored as facts
+unmapped (UNMAPPED_SCHEMA): numbers whose indicator is not in the vocabulary
+entities (ENTITY_SCHEMA): every entity the observations name, with its ancestors,
+    so the load can register discovered ones in dim_entity
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import polars as pl
+
+from transforms.clean import paragraphs
+from transforms.entities import SCOPE_PREFIX, base_index, discover, entity_frame
+from transforms.mentions import Matchers, mentions
+from transforms.observations import (
+    any_defect_regex, assign_measures, bind_entities, bind_enumerations, bind_indicators, bind_periods,
+    bind_segments, defects, phrase_of, strip_pattern,
+)
+from transforms.periods import period_label, period_pattern
+from transforms.vocabulary import Vocabulary, load_vocabulary
+
+EXTRACTOR_VERSION = "1.0.0"
+GAP_MARK = "…"
+_GAP = r"[^,，。;；、:：!?！？0-9%]{0,6}"
+FACT_MEASURES = ["level", "yoy_pct", "share_pct", "diff_pp", "rank", "target", "yoy_pct_2y_avg"]
+SEGMENTED = {"industry_output"}
+ENTERPRISE_OUTPUT = "enterprise_output"
+
+OBSERVATION_SCHEMA = {
+    "document_id": pl.String, "entity": pl.String, "entity_type": pl.String,
+    "year": pl.Int32, "start_month": pl.Int32, "end_month": pl.Int32, "period_label": pl.String,
+    "indicator": pl.String, "segment": pl.String, "measure": pl.String, "value": pl.Float64,
+    "unit": pl.String, "qualifier": pl.String, "benchmark": pl.String, "evidence": pl.String,
+    "char_start": pl.Int32, "char_end": pl.Int32, "extractor_version": pl.String,
+}
+DEFECT_SCHEMA = {"document_id": pl.String, "kind": pl.String, "text": pl.String,
+                 "sentence": pl.String, "char_start": pl.Int32}
+UNMAPPED_SCHEMA = {"document_id": pl.String, "phrase": pl.String, "measure": pl.String,
+                   "value": pl.Float64, "unit": pl.String, "evidence": pl.String}
+ENTITY_SCHEMA = {"name": pl.String, "entity_type": pl.String, "parent": pl.String,
+                 "aliases": pl.List(pl.String)}
+
+
+@dataclass(frozen=True)
+class Extraction:
+    observations: pl.DataFrame
+    defects: pl.DataFrame
+    unmapped: pl.DataFrame
+    entities: pl.DataFrame
+
+
+def _empty() -> Extraction:
+    return Extraction(pl.DataFrame(schema=OBSERVATION_SCHEMA), pl.DataFrame(schema=DEFECT_SCHEMA),
+                      pl.DataFrame(schema=UNMAPPED_SCHEMA), pl.DataFrame(schema=ENTITY_SCHEMA))
+
+
+def _indicator_forms(vocabulary: Vocabulary) -> tuple[dict[str, str], list[tuple[str, str]], str]:
+    exact, gaps = {}, []
+    for code, forms in vocabulary.indicators.select("code", "surface_forms").iter_rows():
+        for form in forms.split("|"):
+            if GAP_MARK in form:
+                head, tail = form.split(GAP_MARK, 1)
+                gaps.append((f"^{re.escape(head)}{_GAP}{re.escape(tail)}$", code))
+            elif form:
+                exact[form] = code
+    alternatives = sorted(exact, key=len, reverse=True)
+    gap_regexes = [p[1:-1] for p, _ in gaps]
+    pattern = "(?:" + "|".join(gap_regexes + [re.escape(f) for f in alternatives]) + ")"
+    return exact, gaps, pattern
+
+
+def extract(documents: pl.DataFrame, vocabulary: Vocabulary | None = None) -> Extraction:
+    vocabulary = vocabulary or load_vocabulary()
+    if documents.height == 0:
+        return _empty()
+    paras = paragraphs(documents)
+    index = discover(paras.get_column("norm").to_list(), base_index(vocabulary))
+    surface_to_code, gap_forms, indicator_pattern = _indicator_forms(vocabulary)
+    entity_pattern = index.pattern()
+    matchers = Matchers(entity=entity_pattern, indicator=indicator_pattern,
+                        strip=strip_pattern(entity_pattern, period_pattern()))
+    tiles = mentions(paras, matchers)
+    tiles = bind_indicators(tiles, surface_to_code, gap_forms)
+    tiles = bind_enumerations(tiles, surface_to_code)
+    tiles = bind_segments(tiles, SEGMENTED, index)
+    tiles = bind_periods(tiles, documents)
+    tiles = bind_entities(tiles, index)
+    tiles = assign_measures(tiles)
+    tiles = _enterprise_segments(tiles, index)
+
+    numbers = tiles.filter(pl.col("tile_kind") == "number")
+    clean = ~pl.col("lost_digits").fill_null(False) & ~pl.col("tile").str.contains(any_defect_regex())
+    facts = numbers.filter(clean & pl.col("measure").is_in(FACT_MEASURES) & pl.col("indicator").is_not_null()
+                           & pl.col("entity").is_not_null() & pl.col("value").is_not_null())
+    observations = _finish(facts, index)
+    unmapped = _unmapped(numbers.filter(clean))
+    sentence_rows = tiles.select("document_id", "para_no", "sentence", "sentence_display", "sent_start").unique(
+        ["document_id", "para_no", "sent_start"], maintain_order=True)
+    found_defects = defects(sentence_rows)
+    entities = entity_frame(index, set(observations.get_column("entity").to_list())
+                            | set(observations.get_column("benchmark").drop_nulls().to_list()))
+    return Extraction(observations, found_defects, unmapped, entities)
+
+
+def _enterprise_segments(tiles: pl.DataFrame, index) -> pl.DataFrame:
+    """A segment that names a known enterprise (华润微电子产值…) is that enterprise's own output."""
+    enterprise = pl.col("segment").replace_strict(index.canonical, default=None, return_dtype=pl.String)
+    is_enterprise = enterprise.replace_strict(index.entity_type, default=None, return_dtype=pl.String) == "enterprise"
+    return tiles.with_columns(
+        pl.when(is_enterprise).then(enterprise).otherwise(pl.col("entity")).alias("entity"),
+        pl.when(is_enterprise).then(pl.lit("enterprise")).otherwise(pl.col("entity_type")).alias("entity_type"),
+        pl.when(is_enterprise).then(pl.lit(ENTERPRISE_OUTPUT)).otherwise(pl.col("indicator")).alias("indicator"),
+        pl.when(is_enterprise).then(None).otherwise(pl.col("segment")).alias("segment"),
+    )
+
+
+def _finish(facts: pl.DataFrame, index) -> pl.DataFrame:
+    targets = pl.col("measure") == "target"
+    start = pl.when(targets).then(None).otherwise(pl.col("start_month")).cast(pl.Int32)
+    end = pl.when(targets).then(None).otherwise(pl.col("end_month")).cast(pl.Int32)
+    year = pl.when(targets & pl.col("sentence_year").is_not_null()).then(pl.col("sentence_year")).otherwise(pl.col("year"))
+    char_start = (pl.col("sent_start") + pl.col("evidence_start").fill_null(pl.col("tile_start"))).cast(pl.Int32)
+    char_end = (pl.col("sent_start") + pl.col("tile_end")).cast(pl.Int32)
+    evidence = pl.col("sentence_display").str.slice(
+        pl.col("evidence_start").fill_null(pl.col("tile_start")),
+        pl.col("tile_end") - pl.col("evidence_start").fill_null(pl.col("tile_start")),
+    ).str.strip_chars(" ,，、;；:：")
+    family = pl.col("entity").replace_strict({n: index.family(n) for n in index.entity_type}, default=pl.col("entity"),
+                                             return_dtype=pl.String)
+    facts = facts.with_columns(
+        year.cast(pl.Int32).alias("year"), start.alias("start_month"), end.alias("end_month"),
+        char_start.alias("char_start"), char_end.alias("char_end"), evidence.alias("evidence"),
+        family.alias("family"),
+    ).filter(~pl.col("entity").str.starts_with(SCOPE_PREFIX))
+    # The same statement repeated in a document (headline, body, data box) is one observation;
+    # a repeat that lost its period in a box is the same statement as the one that kept it.
+    statement = ["document_id", "family", "indicator", "segment", "measure", "value"]
+    has_period = pl.col("start_month").is_not_null()
+    facts = facts.filter(has_period | ~has_period.any().over(statement, ))
+    facts = facts.unique(subset=[*statement, "year", "start_month", "end_month", "benchmark"], keep="first",
+                         maintain_order=True)
+    return facts.with_columns(
+        period_label(pl.col("year"), pl.col("start_month"), pl.col("end_month")).alias("period_label"),
+        pl.lit(EXTRACTOR_VERSION).alias("extractor_version"),
+    ).select(list(OBSERVATION_SCHEMA)).cast(OBSERVATION_SCHEMA)
+
+
+def _unmapped(numbers: pl.DataFrame) -> pl.DataFrame:
+    named_unknown = (pl.col("indicator").is_null() & (pl.col("residue").str.len_chars() > 0)
+                     & pl.col("measure").is_in(FACT_MEASURES) & (pl.col("value") != 1))
+    return numbers.filter(named_unknown).select(
+        "document_id",
+        phrase_of(pl.col("residue")).alias("phrase"),
+        "measure", "value", "unit",
+        pl.col("sentence_display").str.slice(0, pl.col("tile_end")).str.extract(r"([^,，;；。]*)$", 1).alias("evidence"),
+    ).filter(pl.col("phrase").is_not_null() & (pl.col("phrase") != "")).cast(UNMAPPED_SCHEMA)

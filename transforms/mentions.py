@@ -1,0 +1,194 @@
+"""paragraphs → sentences → tiles → mentions.
+
+A sentence is cut into *tiles*: each tile is the text since the previous tile
+(its *lead*) followed by one period phrase or one number expression. A number tile
+with its lead is one *mention*; the cue words at the end of the lead (同比增长,
+占全市比重, 高于全市 …) give its measure and qualifier, and what stands before the
+cue (the *core*) names the entity and indicator. All of it runs as Polars
+expressions over the sentences of a whole batch.
+
+``mentions(paragraphs, matchers)`` returns one row per tile:
+
+    document_id, para_no, sent_no, tile_no, is_title, is_heading
+    sentence, sentence_display, sent_start     the sentence and its offset in the paragraph
+    tile_start, tile_end                        offsets of the tile in the sentence
+    lead, core, token, cue columns              the parts of the tile
+    tile_kind                                   period | number | end
+    plus the parsed token (value, unit, kind, suffix_qualifier, lost_digits)
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import polars as pl
+
+from transforms.numbers import parse_token, token_pattern
+from transforms.periods import period_pattern
+from transforms.vocabulary import VOCAB_DIR
+
+_SENTENCE = r"[^。！？!?]+[。！？!?”」]*"
+_HEADING_MAX_CHARS = 40
+_BOUNDARY = r"[,，;；:：。!?！？—]"
+
+
+@lru_cache(maxsize=1)
+def cue_words() -> dict[str, list[str]]:
+    table = pl.read_csv(VOCAB_DIR / "cues.csv", comment_prefix="#")
+    words: dict[str, list[str]] = {}
+    for role, word in table.iter_rows():
+        words.setdefault(role, []).append(word)
+    return {role: sorted(ws, key=len, reverse=True) for role, ws in words.items()}
+
+
+def _alt(words: list[str]) -> str:
+    return "(?:" + "|".join(re.escape(w) for w in words) + ")"
+
+
+@lru_cache(maxsize=1)
+def cue_pattern() -> str:
+    """The cue at the end of a lead, with named groups; everything optional but anchored at the end."""
+    w = cue_words()
+    bench = r"[\p{Han}()]{0,10}?"
+    linking = _alt(w["linking"])
+    qualifier = _alt(w["at_least"] + w["about"] + w["at_most"])
+    diff = (
+        f"(?P<diff>{_alt(w['diff_up'] + w['diff_down'])})(?P<diff_bench>{bench})"
+        r"(?:平均水平|平均增速|平均增幅|平均|增速|增幅|水平)?"
+    )
+    share = (
+        rf"(?P<share>占(?P<share_bench>{bench})(?:[\p{{Han}}A-Za-z]{{0,10}}?)(?:的)?(?:比重|比例|份额)"
+        r"|占(?P<share_bench2>全市|全省|全国|全区)?[\p{Han}A-Za-z]{0,8}?的"
+        r"|占比|比重)"
+    )
+    avg2y = f"(?P<avg2y>{_alt(w['avg2y'])})"
+    yoy = (
+        f"(?P<yoy_basis>{_alt(w['yoy_basis'])})?(?:实现|继续|持续)?"
+        f"(?P<yoy_dir>{_alt(w['yoy_up'] + w['yoy_down'])})"
+    )
+    return (
+        f"(?P<cue>(?:{diff}|{share}|{avg2y}|{yoy})?"
+        f"(?:{linking})*(?:可)?(?:{linking})*(?P<qpre>{qualifier})?)$"
+    )
+
+
+@lru_cache(maxsize=1)
+def rank_cue_pattern() -> str:
+    w = cue_words()
+    return rf"(?P<rank_cue>(?P<rank_verb>{_alt(w['rank_verb'])})?(?P<rank_bench>[\p{{Han}}()]{{0,10}}?))$"
+
+
+# 持平 ("和全市平均水平持平") and 第N ("位居全市第一") have cues of their own; they are
+# matched only before those tokens, because their bench part would swallow any lead.
+PARITY_CUE = r"(?P<parity_cue>(?P<parity>和|与|同)(?P<parity_bench>[\p{Han}()]{0,10}?)(?:平均水平|平均|水平)?)$"
+
+
+@lru_cache(maxsize=1)
+def tile_pattern() -> str:
+    return rf"(?s).*?(?:{period_pattern()}|{token_pattern()}|$)"
+
+
+@dataclass(frozen=True)
+class Matchers:
+    """Regular expressions built for one batch (entity names include discovered ones)."""
+    entity: str
+    indicator: str
+    strip: str          # what may stand between an indicator and its number without naming anything
+
+
+def split_sentences(paragraphs: pl.DataFrame) -> pl.DataFrame:
+    is_heading = ~pl.col("norm").str.contains("。") & (pl.col("norm").str.len_chars() <= _HEADING_MAX_CHARS)
+    return (
+        paragraphs.with_columns(is_heading.alias("is_heading"), pl.col("norm").str.extract_all(_SENTENCE).alias("sentence"))
+        .explode("sentence")
+        .filter(pl.col("sentence").is_not_null())
+        .with_columns(pl.int_range(pl.len()).over("document_id", "para_no").cast(pl.Int32).alias("sent_no"))
+        .with_columns(
+            (pl.col("sentence").str.len_chars().cum_sum().over("document_id", "para_no")
+             - pl.col("sentence").str.len_chars()).cast(pl.Int32).alias("sent_start")
+        )
+        .with_columns(
+            pl.col("display").str.slice(pl.col("sent_start"), pl.col("sentence").str.len_chars()).alias("sentence_display")
+        )
+        .drop("norm", "display")
+    )
+
+
+def _tiles(sentences: pl.DataFrame) -> pl.DataFrame:
+    length = pl.col("tile").str.len_chars()
+    return (
+        sentences.with_columns(pl.col("sentence").str.extract_all(tile_pattern()).alias("tile"))
+        .explode("tile")
+        .filter(pl.col("tile").is_not_null() & (pl.col("tile") != ""))
+        .with_columns(pl.int_range(pl.len()).over("document_id", "para_no", "sent_no").cast(pl.Int32).alias("tile_no"))
+        .with_columns(
+            (length.cum_sum().over("document_id", "para_no", "sent_no") - length).cast(pl.Int32).alias("tile_start"),
+        )
+        .with_columns((pl.col("tile_start") + length).cast(pl.Int32).alias("tile_end"))
+    )
+
+
+def _split_token(tiles: pl.DataFrame) -> pl.DataFrame:
+    period_at_end = pl.col("tile").str.extract(f"({period_pattern()})$", 1)
+    token_at_end = pl.col("tile").str.extract(f"({token_pattern()})$", 1)
+    tiles = tiles.with_columns(period_at_end.alias("period_phrase"), token_at_end.alias("token"))
+    tiles = tiles.with_columns(
+        pl.when(pl.col("period_phrase").is_not_null()).then(pl.lit("period"))
+        .when(pl.col("token").is_not_null()).then(pl.lit("number"))
+        .otherwise(pl.lit("end")).alias("tile_kind")
+    )
+    tail = pl.when(pl.col("tile_kind") == "period").then(pl.col("period_phrase")).otherwise(pl.col("token"))
+    return tiles.with_columns(
+        pl.col("tile").str.head(pl.col("tile").str.len_chars() - tail.str.len_chars().fill_null(0)).alias("lead"),
+        pl.when(pl.col("tile_kind") == "number").then(pl.col("token")).alias("token"),
+        pl.when(pl.col("tile_kind") == "period").then(pl.col("period_phrase")).alias("period_phrase"),
+    )
+
+
+_TOKEN_FIELDS = {"value": pl.Float64, "unit": pl.String, "kind": pl.String,
+                 "suffix_qualifier": pl.String, "lost_digits": pl.Boolean}
+
+
+def _parse_tokens(tiles: pl.DataFrame) -> pl.DataFrame:
+    distinct = tiles.get_column("token").drop_nulls().unique().to_list()
+    lookup = pl.DataFrame([{"token": t, **parse_token(t)} for t in distinct],
+                          schema={"token": pl.String, **_TOKEN_FIELDS})
+    return tiles.join(lookup, on="token", how="left")
+
+
+def _cues(tiles: pl.DataFrame) -> pl.DataFrame:
+    is_rank = pl.col("kind") == "rank"
+    is_parity = pl.col("kind") == "level_off"
+    cue = pl.col("lead").str.extract_groups(cue_pattern())
+    rank = pl.when(is_rank).then(pl.col("lead").str.extract_groups(rank_cue_pattern()))
+    parity = pl.when(is_parity).then(pl.col("lead").str.extract_groups(PARITY_CUE))
+    tiles = tiles.with_columns(cue.alias("cue_groups"), rank.alias("rank_groups"), parity.alias("parity_groups")) \
+        .unnest("cue_groups", "rank_groups", "parity_groups")
+    cue_len = (
+        pl.when(is_rank).then(pl.col("rank_cue").str.len_chars())
+        .when(is_parity & pl.col("parity_cue").is_not_null()).then(pl.col("parity_cue").str.len_chars())
+        .when(pl.col("tile_kind") == "number").then(pl.col("cue").str.len_chars())
+        .otherwise(0).fill_null(0)
+    )
+    return tiles.with_columns(
+        pl.col("lead").str.head(pl.col("lead").str.len_chars() - cue_len).alias("core"),
+        pl.coalesce("share_bench", "share_bench2").alias("share_bench"),
+    ).drop("share_bench2")
+
+
+def mentions(paragraphs: pl.DataFrame, matchers: Matchers) -> pl.DataFrame:
+    """Tiles of every sentence with their token parsed and their cue split off."""
+    sentences = split_sentences(paragraphs)
+    tiles = _cues(_parse_tokens(_split_token(_tiles(sentences))))
+    core = pl.col("core")
+    # the clause of the core: text after the last boundary (for segments and evidence)
+    clause = core.str.extract(rf"([^,，;；:：。!?！？—]*)$", 1)
+    return tiles.with_columns(
+        # 重庆市级 (municipal-level) is a modifier, not the city as subject
+        core.str.extract_all(matchers.entity + "级?").list.eval(pl.element().filter(~pl.element().str.ends_with("级")))
+        .list.last().alias("entity_form"),
+        core.str.extract_all(matchers.indicator).list.last().alias("indicator_form"),
+        core.str.replace_all(matchers.strip, "").alias("residue"),
+        clause.alias("core_clause"),
+    )

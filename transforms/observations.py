@@ -1,0 +1,339 @@
+"""mentions → observations: bind each number to its indicator, entity, period and measure.
+
+Rules (FACT_MODEL), as Polars expressions over the tiles of a batch:
+
+- The indicator is the last one named in the tile's core; a tile whose core names
+  nothing (``、增长5.5%``) continues the previous number of the sentence; a core that
+  names something outside the vocabulary blocks that and becomes an unmapped mention.
+- The entity is the last one named in the paragraph so far, else the last section
+  heading's, else the document's main subject (its title's, else its first).
+  全市/全区/全省/全国 mean the document's subject at that level or its containing unit.
+- The period is the last period phrase in the paragraph so far, else the title's; its year follows ``periods.resolve_year``.
+- The measure comes from the cue and the unit: 增长 X% → yoy_pct, 高于全市 X 个百分点 →
+  diff_pp, 占全市比重 X% → share_pct, 第N → rank, amounts → level, or target when the
+  sentence states a plan (力争, 预计, 到2027年).
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import polars as pl
+
+from transforms.entities import SCOPE_PREFIX, EntityIndex
+from transforms.mentions import cue_words
+from transforms.periods import PERIOD_FIELDS, parse_periods, period_label, resolve_year
+from transforms.vocabulary import VOCAB_DIR, read_patterns
+
+BLOCKED = "\u2205"  # a core that names something unknown: stops carry-over
+_KEY = ["document_id", "para_no", "sent_no"]
+_ORDER = ["document_id", "para_no", "sent_no", "tile_no"]
+_MAX_SEGMENT_CHARS = 20
+_MAX_PHRASE_CHARS = 24
+
+
+@lru_cache(maxsize=1)
+def _target_regex() -> str:
+    words = cue_words()["target"]
+    return "(?:" + "|".join(re.escape(w) for w in words) + r"|到20[0-9]{2}年|至20[0-9]{2}年)"
+
+
+@lru_cache(maxsize=1)
+def _not_a_comparison_regex() -> str:
+    words = cue_words()["period_change"] + cue_words()["contribution"]
+    period_words = r"(?:较|比)(?:一季度|上半年|前三季度|[0-9]{1,2}(?:-|至)[0-9]{1,2}月|上月|上季度|年初)"
+    return "(?:" + "|".join(re.escape(w) for w in words) + "|" + period_words + ")"
+
+
+@lru_cache(maxsize=1)
+def defect_patterns() -> list[tuple[str, str]]:
+    table = pl.read_csv(VOCAB_DIR / "defects.csv", comment_prefix="#")
+    return list(table.iter_rows())
+
+
+@lru_cache(maxsize=1)
+def enumeration_shorthands() -> list[tuple[str, str]]:
+    table = pl.read_csv(VOCAB_DIR / "enumerations.csv", comment_prefix="#")
+    return sorted(table.iter_rows(), key=lambda r: len(r[0]), reverse=True)
+
+
+def bind_indicators(tiles: pl.DataFrame, surface_to_code: dict[str, str], gap_forms: list[tuple[str, str]]) -> pl.DataFrame:
+    """Indicator of each number tile, with carry-over inside the sentence."""
+    form = pl.col("indicator_form")
+    code = form.replace_strict(surface_to_code, default=None, return_dtype=pl.String)
+    for pattern, gap_code in gap_forms:
+        code = pl.when(code.is_null() & form.str.contains(pattern)).then(pl.lit(gap_code)).otherwise(code)
+    is_number = pl.col("tile_kind") == "number"
+    names_nothing = pl.col("residue").str.len_chars() == 0
+    # "10个方面", "52家企业": a count followed by a noun counts that noun, not the indicator before it
+    trailing = pl.col("lead").shift(-1).over(_KEY).fill_null("")
+    counts_what_follows = (pl.col("kind") == "count") & trailing.str.contains(r"^[\p{Han}]") \
+        & ~trailing.str.contains(r"^(?:以上|左右|上下|以内|之多|同比|比上年|较上年|增长|下降|占|的)")
+    own = (
+        pl.when(~is_number).then(None)
+        .when(counts_what_follows).then(pl.lit(BLOCKED))
+        .when(code.is_not_null()).then(code)
+        .when(names_nothing).then(None)
+        .otherwise(pl.lit(BLOCKED))
+    )
+    carried = own.forward_fill().over(_KEY)
+    return tiles.with_columns(
+        # "50亿元级项目": a size class, not an amount
+        (trailing.str.starts_with("级") | trailing.str.starts_with("量级")).alias("is_class_word"),
+        code.alias("indicator_own"),
+        pl.when(is_number).then(carried.replace(BLOCKED, None)).alias("indicator"),
+        # the tile whose core named the indicator: its clause starts the evidence
+        pl.when(is_number & code.is_not_null()).then(pl.col("tile_start") + pl.col("lead").str.len_chars()
+                                                     - pl.col("core_clause").str.len_chars() - pl.col("cue").str.len_chars().fill_null(0))
+        .forward_fill().over(_KEY).alias("evidence_start"),
+    )
+
+
+def _split_items(head: str) -> list[str]:
+    for short, expanded in enumeration_shorthands():
+        head = head.replace(short, expanded)
+    return [item for item in re.split(r"、|和|及|与|以及", head) if item]
+
+
+def _shared_suffix(items: list[str], surface_to_code: dict[str, str], forms: list[str]) -> str | None:
+    """The words the last item carries for all: 一产、二产、三产增加值 → 增加值; A、B产值 → 产值."""
+    last = items[-1]
+    for start in range(1, len(last)):
+        tail = last[start:]
+        if items[0] + tail in surface_to_code:
+            return tail
+    return next((f for f in forms if last.endswith(f) and len(last) > len(f)), None)
+
+
+def bind_enumerations(tiles: pl.DataFrame, surface_to_code: dict[str, str]) -> pl.DataFrame:
+    """分别: "A、B、C产值分别增长x%、y%、z%" gives item k to the k-th number of the run."""
+    is_number = pl.col("tile_kind") == "number"
+    is_head = is_number & pl.col("core").str.contains("分别")
+    head_text = pl.when(is_head).then(pl.col("core").str.extract(r"([^,，;；:：。—]*)分别[^,，;；:：。]*$", 1))
+    continues = is_number & (pl.col("residue").str.len_chars() == 0) & pl.col("indicator_own").is_null()
+    run_id = (~continues).cast(pl.Int32).cum_sum().over(_KEY)
+    tiles = tiles.with_columns(head_text.alias("enum_head"), run_id.alias("enum_run"))
+    tiles = tiles.with_columns(
+        pl.col("enum_head").forward_fill().over([*_KEY, "enum_run"]).alias("enum_head"),
+        pl.int_range(pl.len()).over([*_KEY, "enum_run"]).alias("enum_index"),
+    )
+    heads = tiles.get_column("enum_head").drop_nulls().unique().to_list()
+    codes_by_len = sorted(surface_to_code, key=len, reverse=True)
+    rows = []
+    for head in heads:
+        items = _split_items(head)
+        if len(items) < 2:
+            continue
+        suffix = _shared_suffix(items, surface_to_code, codes_by_len)
+        for index, item in enumerate(items):
+            full = item if suffix is None or item.endswith(suffix) else item + suffix
+            code = surface_to_code.get(full)
+            segment = None
+            if code is None and suffix is not None:
+                code = surface_to_code.get(suffix)
+                segment = item[: -len(suffix)] if item.endswith(suffix) else item
+            rows.append({"enum_head": head, "enum_index": index, "enum_indicator": code, "enum_segment": segment})
+    lookup = pl.DataFrame(rows, schema={"enum_head": pl.String, "enum_index": pl.Int64, "enum_indicator": pl.String,
+                                        "enum_segment": pl.String})
+    tiles = tiles.with_columns(pl.col("enum_index").cast(pl.Int64)).join(
+        lookup, on=["enum_head", "enum_index"], how="left")
+    in_enum = pl.col("enum_indicator").is_not_null()
+    # the head's cue (分别突破 …) applies to every number of the run
+    head_cue = [c for c in ("yoy_dir", "qpre", "share", "diff", "diff_bench", "share_bench") if c in tiles.columns]
+    return tiles.with_columns(
+        pl.when(in_enum).then(pl.col("enum_indicator")).otherwise(pl.col("indicator")).alias("indicator"),
+        pl.when(in_enum).then(pl.col("enum_segment")).alias("enum_segment"),
+        *[pl.when(in_enum).then(pl.col(c).forward_fill().over([*_KEY, "enum_run"])).otherwise(pl.col(c)).alias(c)
+          for c in head_cue],
+    )
+
+
+def bind_segments(tiles: pl.DataFrame, segment_codes: set[str], index: EntityIndex) -> pl.DataFrame:
+    """industry_output names its industry just before 产值 ("新型智能终端产值达…")."""
+    needs_segment = pl.col("indicator").is_in(sorted(segment_codes)) & pl.col("indicator_own").is_not_null()
+    raw = pl.col("core_clause").str.extract(r"^(.*?)(?:产值|总产值)$", 1)
+    cleaned = raw.str.replace(r"^(?:其中|其中有|实现|完成|带动|推动|重点企业|重点)+", "").str.replace(r"(?:的|企业)$", "")
+    segment = pl.when(needs_segment & (cleaned.str.len_chars() > 0) & (cleaned.str.len_chars() <= _MAX_SEGMENT_CHARS)
+                      & ~cleaned.str.contains(r"[0-9]")).then(cleaned)
+    return tiles.with_columns(pl.coalesce(pl.col("enum_segment"), segment).alias("segment"))
+
+
+def bind_periods(tiles: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
+    """Period and year of every tile: paragraph carry-over, then section heading, then title."""
+    lookup = parse_periods(tiles.get_column("period_phrase"))
+    tiles = tiles.join(lookup.rename({"phrase": "period_phrase"}), on="period_phrase", how="left")
+    is_period = (pl.col("tile_kind") == "period") & (pl.col("period_kind") != "date")
+    phrase = pl.when(is_period).then(pl.col("period_phrase"))
+    year_token = (pl.col("tile_kind") == "number") & (pl.col("kind") == "date") & pl.col("token").str.contains(r"^20[0-9]{2}年$")
+    next_lead = pl.col("lead").shift(-1).over(_KEY)
+    adverbial_year = year_token & (next_lead.str.contains(r"^[,，:：]") | next_lead.is_null())
+    context_year = pl.when(is_period & pl.col("explicit_year").is_not_null()).then(pl.col("explicit_year")) \
+        .when(adverbial_year).then(pl.col("value").cast(pl.Int32, strict=False))
+    tiles = tiles.with_columns(
+        phrase.forward_fill().over("document_id", "para_no").alias("para_period"),
+        context_year.forward_fill().over("document_id", "para_no").alias("context_year"),
+        # a year stated in the sentence of a target (到2027年) is the target's year
+        pl.when(year_token).then(pl.col("value").cast(pl.Int32, strict=False)).forward_fill().over(_KEY).alias("sentence_year"),
+    )
+    title_period = pl.when(pl.col("is_title")).then(pl.col("para_period")).drop_nulls().first().over("document_id")
+    tiles = tiles.with_columns(
+        pl.coalesce("para_period", title_period).alias("bound_period")
+    ).drop(*PERIOD_FIELDS)
+    tiles = tiles.join(lookup.rename({"phrase": "bound_period"}), on="bound_period", how="left")
+    tiles = tiles.join(documents.select("document_id", "published_at"), on="document_id", how="left")
+    year = resolve_year(pl.col("explicit_year"), pl.col("context_year"), pl.col("relative_year"),
+                        pl.col("end_month"), pl.col("published_at"), pl.col("year_lost").fill_null(False))
+    return tiles.with_columns(year.alias("year"))
+
+
+def bind_entities(tiles: pl.DataFrame, index: EntityIndex) -> pl.DataFrame:
+    """Subject of every tile, and the benchmark named in its cue."""
+    canonical = pl.col("entity_form").replace_strict(index.canonical, default=None, return_dtype=pl.String)
+    tiles = tiles.with_columns(canonical.alias("entity_own"))
+    para_entity = pl.col("entity_own").forward_fill().over("document_id", "para_no")
+    tiles = tiles.with_columns(para_entity.alias("para_entity"))
+    real = pl.col("entity_own").filter(~pl.col("entity_own").str.starts_with(SCOPE_PREFIX))
+    tiles = tiles.with_columns(
+        pl.coalesce(
+            pl.when(pl.col("is_title")).then(pl.col("entity_own")).filter(
+                pl.col("is_title") & pl.col("entity_own").is_not_null()
+                & ~pl.col("entity_own").str.starts_with(SCOPE_PREFIX)).first().over("document_id"),
+            real.drop_nulls().first().over("document_id"),
+        ).alias("doc_subject"),
+        pl.when(pl.col("is_heading") | pl.col("is_title")).then(pl.col("para_entity"))
+        .forward_fill().over("document_id").alias("heading_entity"),
+    )
+    subject = pl.coalesce("para_entity", "heading_entity", "doc_subject")
+    tiles = tiles.with_columns(subject.alias("subject_raw"))
+    # 全市 and friends, and benchmarks, need the hierarchy: resolved on the distinct pairs
+    pairs = tiles.select("subject_raw", "doc_subject", "diff_bench", "share_bench", "rank_bench", "parity_bench").unique()
+    resolved = []
+    for subject_raw, doc_subject, *benches in pairs.iter_rows():
+        subject = _resolve_scope(subject_raw, doc_subject, index)
+        resolved.append({
+            "subject_raw": subject_raw, "doc_subject": doc_subject,
+            "diff_bench": benches[0], "share_bench": benches[1], "rank_bench": benches[2], "parity_bench": benches[3],
+            "entity": subject,
+            "entity_type": index.entity_type.get(subject) if subject else None,
+            "benchmark_diff": _benchmark(benches[0], subject, index),
+            "benchmark_share": _benchmark(benches[1], subject, index),
+            "benchmark_rank": _benchmark(benches[2], subject, index),
+            "benchmark_parity": _benchmark(benches[3], subject, index),
+        })
+    schema = {c: pl.String for c in ["subject_raw", "doc_subject", "diff_bench", "share_bench", "rank_bench",
+                                      "parity_bench", "entity", "entity_type", "benchmark_diff", "benchmark_share",
+                                      "benchmark_rank", "benchmark_parity"]}
+    lookup = pl.DataFrame(resolved, schema=schema)
+    return tiles.join(lookup, on=["subject_raw", "doc_subject", "diff_bench", "share_bench", "rank_bench",
+                                  "parity_bench"], how="left", nulls_equal=True)
+
+
+def _resolve_scope(name: str | None, doc_subject: str | None, index: EntityIndex) -> str | None:
+    if name is None or not name.startswith(SCOPE_PREFIX):
+        return name
+    return index.scope_target(name[len(SCOPE_PREFIX):], doc_subject)
+
+
+def _benchmark(text: str | None, subject: str | None, index: EntityIndex) -> str | None:
+    if not text:
+        return None
+    forms = sorted((f for f in index.canonical if f in text), key=len, reverse=True)
+    named = [index.canonical[f] for f in forms if not index.canonical[f].startswith(SCOPE_PREFIX)]
+    if named:
+        return named[0]
+    scopes = [index.canonical[f] for f in forms]
+    if scopes:
+        return index.scope_target(scopes[0][len(SCOPE_PREFIX):], subject)
+    return text if len(text) <= 8 else None
+
+
+def assign_measures(tiles: pl.DataFrame) -> pl.DataFrame:
+    """Measure, signed value, unit and qualifier of each number tile (null measure: not a fact)."""
+    kind = pl.col("kind")
+    down = pl.col("yoy_dir").is_in(cue_words()["yoy_down"])
+    diff_down = pl.col("diff").is_in(cue_words()["diff_down"])
+    not_comparison = pl.col("lead").str.contains(_not_a_comparison_regex())
+    sentence_so_far = pl.col("sentence").str.head(pl.col("tile_end"))
+    in_plan = sentence_so_far.str.contains(_target_regex())
+    has_yoy = pl.col("yoy_dir").is_not_null()
+    is_rank_cue = pl.col("rank_verb").is_not_null() | (pl.col("rank_bench").fill_null("").str.len_chars() > 0)
+    base = (
+        pl.when(pl.col("is_class_word")).then(None)
+        .when(kind == "rank").then(pl.when(is_rank_cue).then(pl.lit("rank")))
+        .when(not_comparison).then(None)
+        .when((kind == "pp") & pl.col("diff").is_not_null()).then(pl.lit("diff_pp"))
+        .when((kind == "level_off") & pl.col("parity").is_not_null()).then(pl.lit("diff_pp"))
+        .when(kind == "level_off").then(pl.when(pl.col("lead").str.contains("同比|上年|去年")).then(pl.lit("yoy_pct")))
+        .when((kind == "percent") & pl.col("share").is_not_null()).then(pl.lit("share_pct"))
+        .when((kind == "percent") & pl.col("avg2y").is_not_null()).then(pl.lit("yoy_pct_2y_avg"))
+        .when(kind.is_in(["percent", "multiple"]) & has_yoy).then(pl.lit("yoy_pct"))
+        .when(kind == "multiple_special").then(pl.lit("yoy_pct"))
+        .when(kind.is_in(["money", "count", "bare_scaled"]) & ~has_yoy & pl.col("diff").is_null()).then(pl.lit("level"))
+    )
+    measure = pl.when(in_plan & base.is_in(["level", "yoy_pct"])).then(pl.lit("target")).otherwise(base)
+    sign = pl.when((measure == "yoy_pct") & down | (measure == "diff_pp") & diff_down).then(-1.0).otherwise(1.0)
+    unit = (
+        pl.when(base.is_in(["yoy_pct", "share_pct", "yoy_pct_2y_avg"])).then(pl.lit("percent"))
+        .when(base == "diff_pp").then(pl.lit("pp"))
+        .when(base == "rank").then(pl.lit("rank"))
+        .otherwise(pl.col("unit").fill_null("count"))
+    )
+    qpre = pl.col("qpre")
+    qualifier = (
+        pl.when(qpre.is_in(cue_words()["at_least"])).then(pl.lit("at_least"))
+        .when(qpre.is_in(cue_words()["about"])).then(pl.lit("about"))
+        .when(qpre.is_in(cue_words()["at_most"])).then(pl.lit("at_most"))
+        .when(pl.col("suffix_qualifier").is_not_null()).then(pl.col("suffix_qualifier"))
+        .otherwise(pl.lit("exact"))
+    )
+    benchmark = (
+        pl.when(measure == "diff_pp").then(pl.coalesce("benchmark_diff", "benchmark_parity"))
+        .when(measure == "share_pct").then(pl.col("benchmark_share"))
+        .when(measure == "rank").then(pl.col("benchmark_rank"))
+    )
+    return tiles.with_columns(
+        measure.alias("measure"), (pl.col("value") * sign).alias("value"), unit.alias("unit"),
+        qualifier.alias("qualifier"), benchmark.alias("benchmark"), in_plan.alias("in_plan"),
+    )
+
+
+def defects(sentences: pl.DataFrame) -> pl.DataFrame:
+    """Numbers whose digits were lost, one row per occurrence."""
+    frames = []
+    for kind, pattern in defect_patterns():
+        frames.append(
+            sentences.select(
+                "document_id", pl.col("sentence_display").alias("sentence"),
+                pl.col("sentence").str.extract_all(pattern).alias("text"),
+                pl.col("sent_start"), pl.col("para_no"),
+            ).explode("text").filter(pl.col("text").is_not_null()).with_columns(pl.lit(kind).alias("kind"))
+        )
+    if not frames:
+        return pl.DataFrame(schema={"document_id": pl.String, "kind": pl.String, "text": pl.String,
+                                    "sentence": pl.String, "char_start": pl.Int32})
+    found = pl.concat(frames)
+    return found.with_columns(
+        (pl.col("sent_start") + pl.col("sentence").str.find(pl.col("text"), literal=True)).cast(pl.Int32).alias("char_start")
+    ).select("document_id", "kind", "text", "sentence", "char_start").unique(maintain_order=True)
+
+
+def any_defect_regex() -> str:
+    return "|".join(f"(?:{p})" for _, p in defect_patterns())
+
+
+def phrase_of(residue: pl.Expr) -> pl.Expr:
+    """The unmapped words that named a number: the residue's last clause."""
+    return residue.str.extract(r"([^,，;；:：。、—]+)$", 1).str.slice(-_MAX_PHRASE_CHARS)
+
+
+def strip_pattern(entity_pattern: str, period_pattern: str) -> str:
+    fillers = sorted(cue_words()["filler"], key=len, reverse=True)
+    filler_alt = "|".join(re.escape(w) for w in fillers)
+    return (
+        f"(?:{entity_pattern})|(?:{period_pattern})|(?:{filler_alt})"
+        r"|[\s,，、;；:：()（）“”\"'《》—\-·.]"
+    )
+
+
+def read_lines(name: str) -> list[str]:
+    return read_patterns(VOCAB_DIR / name)

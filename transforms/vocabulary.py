@@ -1,0 +1,49 @@
+"""The vocabulary as data: indicators, entities, period words, units and cue words.
+
+Files live in ``transforms/vocab/``; the project owns them and grows them. The
+codes seeded from the shared spec keep their meaning.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import polars as pl
+
+VOCAB_DIR = Path(__file__).with_name("vocab")
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    indicators: pl.DataFrame   # code, name_zh, name_en, surface_forms, unit_kind, category
+    entities: pl.DataFrame     # name, entity_type, parent, aliases (list)
+
+
+def _read_csv(name: str) -> pl.DataFrame:
+    return pl.read_csv(VOCAB_DIR / name, infer_schema=False, comment_prefix="#")
+
+
+@lru_cache(maxsize=1)
+def load_vocabulary() -> Vocabulary:
+    indicators = _read_csv("indicators.csv")
+    entities = _read_csv("entities.csv").with_columns(
+        pl.col("parent").replace("", None),
+        pl.col("aliases").fill_null("").str.split("|").list.eval(
+            pl.element().filter(pl.element() != "")),
+    )
+    return Vocabulary(indicators=indicators, entities=entities)
+
+    
+def indicator_dimension(vocabulary: Vocabulary) -> pl.DataFrame:
+    return vocabulary.indicators.select("code", "name_zh", "name_en", "unit_kind", "category")
+
+
+def entity_dimension(vocabulary: Vocabulary) -> pl.DataFrame:
+    return vocabulary.entities.select("name", "entity_type", "parent", "aliases")
+
+
+def read_patterns(path: Path) -> list[str]:
+    """Non-empty, non-comment lines of a pattern file."""
+    return [line for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.startswith("#")]

@@ -1,0 +1,1 @@
+"""The DuckDB warehouse: schema as ordered SQL files, migrations, idempotent loads, snapshots."""

@@ -1,0 +1,241 @@
+"""Opening, loading and publishing the warehouse file.
+
+The flow writes to a private working file (``<warehouse>.work``) and, after a
+successful run, publishes it as ``<warehouse>`` by atomic replace. Analysts read
+the published file; a reader holding it open never blocks a run and never sees
+a half-loaded one. A crash leaves both files as they were before the run: the
+load is one DuckDB transaction, and the publish is a rename.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from warehouse.migrate import migrate
+
+STAGED_TABLES = ("documents", "quarantine", "observations", "entities", "defects", "unmapped")
+
+
+class WarehouseError(RuntimeError):
+    """A warehouse file cannot be used; the message says which file and how to recover."""
+
+
+def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise WarehouseError(
+                f"{path} is locked by another process ({exc}). zonefacts itself never holds the "
+                "published file open for writing; close the other program's connection, or read "
+                "with `zonefacts sql` which opens it read-only."
+            ) from exc
+        raise _corrupt(path, exc) from exc
+    except (duckdb.SerializationException, duckdb.InternalException, duckdb.InvalidInputException) as exc:
+        raise _corrupt(path, exc) from exc
+
+
+def _corrupt(path: Path, exc: Exception) -> WarehouseError:
+    return WarehouseError(
+        f"{path} is not a readable DuckDB database: {exc}. Nothing was changed. To recover, move "
+        f"the damaged file aside (mv '{path}' '{path}.damaged') and run again: a missing working "
+        "file is rebuilt from the published snapshot, and a missing snapshot from the inbox."
+    )
+
+
+def open_work(warehouse: Path, work: Path) -> duckdb.DuckDBPyConnection:
+    """Open the working file for one run, seeding it from the published snapshot if absent."""
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    if not work.exists() and warehouse.exists():
+        check = _connect(warehouse, read_only=True)
+        check.close()
+        tmp = work.with_name(work.name + ".seed")
+        shutil.copyfile(warehouse, tmp)
+        os.replace(tmp, work)
+    con = _connect(work, read_only=False)
+    try:
+        migrate(con)
+    except duckdb.Error as exc:
+        con.close()
+        raise _corrupt(work, exc) from exc
+    return con
+
+
+def open_published(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection on the published snapshot (what analysts and reports read)."""
+    if not warehouse.exists():
+        raise WarehouseError(f"{warehouse} does not exist yet: run `zonefacts run` first.")
+    return _connect(warehouse, read_only=True)
+
+
+def publish(work: Path, warehouse: Path) -> None:
+    """Atomically replace the published snapshot with the (closed, checkpointed) working file."""
+    tmp = warehouse.with_name(f".{warehouse.name}.publish-{os.getpid()}")
+    shutil.copyfile(work, tmp)
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, warehouse)
+
+
+def known_document_ids(con: duckdb.DuckDBPyConnection) -> set[str]:
+    return {row[0] for row in con.execute("SELECT document_id FROM documents").fetchall()}
+
+
+@dataclass(frozen=True)
+class LoadCounts:
+    documents: int
+    observations: int
+    quarantined: int
+    defects: int
+    unmapped: int
+    entities: int
+
+
+def _parquet(staging: Path, name: str) -> str | None:
+    files = sorted(staging.glob(f"{name}-*.parquet"))
+    if not files:
+        return None
+    listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
+    return f"read_parquet([{listed}], union_by_name = true)"
+
+
+_KEY = "(md5_number({}) >> 65)::BIGINT"  # stable 63-bit surrogate key
+
+
+def _entity_key(col: str) -> str:
+    return _KEY.format(col)
+
+
+def _period_key(alias: str = "") -> str:
+    parts = ", ".join(f"coalesce({alias}{c}::VARCHAR, '?')" for c in ("year", "start_month", "end_month"))
+    return _KEY.format(f"concat_ws('|', {parts})")
+
+
+def _register_frame(con: duckdb.DuckDBPyConnection, name: str, frame) -> None:
+    """Expose a Polars frame to SQL without pyarrow (not a dependency): DuckDB reads the
+    Arrow C stream directly. The stream can be scanned once, so use ``name`` in one query."""
+    con.register(name, frame.__arrow_c_stream__())
+
+
+def load_staged(
+    con: duckdb.DuckDBPyConnection,
+    staging: Path,
+    *,
+    run_id: str,
+    indicators,
+    vocabulary_entities,
+    fail_after: str | None = None,
+    before_commit: Callable[[duckdb.DuckDBPyConnection, LoadCounts], None] | None = None,
+) -> LoadCounts:
+    """Load one run's staged parquet files in a single transaction (all or nothing).
+
+    ``indicators`` and ``vocabulary_entities`` are Polars frames from the vocabulary;
+    ``fail_after`` names a step after which to raise (fault-injection tests only).
+    ``before_commit(con, counts)`` runs inside the transaction after every insert,
+    so what it writes (the run's ``pipeline_runs`` row) commits or rolls back with
+    the load.
+    """
+    counts = dict(documents=0, observations=0, quarantined=0, defects=0, unmapped=0, entities=0)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        _register_frame(con, "vocab_indicators", indicators)
+        con.execute(f"""
+            INSERT INTO dim_indicator
+            SELECT {_KEY.format('code')}, code, name_zh, name_en, unit_kind, category FROM vocab_indicators
+            ON CONFLICT (indicator_id) DO UPDATE SET name_zh = excluded.name_zh, name_en = excluded.name_en,
+                unit_kind = excluded.unit_kind, category = excluded.category
+        """)
+        _register_frame(con, "vocab_entities", vocabulary_entities)
+        con.execute(f"""
+            INSERT INTO dim_entity
+            SELECT {_entity_key('name')}, name, entity_type, parent, aliases, 'vocabulary' FROM vocab_entities
+            ON CONFLICT (entity_id) DO UPDATE SET entity_type = excluded.entity_type,
+                parent = excluded.parent, aliases = excluded.aliases, origin = 'vocabulary'
+        """)
+        docs = _parquet(staging, "documents")
+        if docs:
+            counts["documents"] = con.execute(f"""
+                INSERT INTO documents
+                SELECT document_id, path, stem, sha256, size_bytes, encoding, format, title, title_source,
+                       published_at, date_source, source_url, text, now()::TIMESTAMP, ?
+                FROM {docs}
+                ON CONFLICT (document_id) DO NOTHING
+            """, [run_id]).fetchone()[0]
+        if fail_after == "documents":
+            raise RuntimeError("injected failure after loading documents")
+        ents = _parquet(staging, "entities")
+        if ents:
+            counts["entities"] = con.execute(f"""
+                INSERT INTO dim_entity
+                SELECT DISTINCT ON (name) {_entity_key('name')}, name, entity_type, parent, aliases, 'discovered'
+                FROM {ents}
+                ON CONFLICT (entity_id) DO NOTHING
+            """).fetchone()[0]
+        obs = _parquet(staging, "observations")
+        if obs:
+            con.execute(f"""
+                INSERT INTO dim_period
+                SELECT DISTINCT
+                    {_period_key()},
+                    year, start_month, end_month, period_label
+                FROM {obs}
+                ON CONFLICT (period_id) DO NOTHING
+            """)
+            counts["observations"] = con.execute(f"""
+                INSERT INTO fact_observation
+                SELECT
+                    md5(concat_ws('|', o.document_id, o.entity, coalesce(o.year::VARCHAR, '?'),
+                        coalesce(o.start_month::VARCHAR, '?'), coalesce(o.end_month::VARCHAR, '?'), o.indicator,
+                        coalesce(o.segment, ''), o.measure, coalesce(o.benchmark, ''), o.value::VARCHAR,
+                        o.qualifier)) AS observation_id,
+                    o.document_id,
+                    {_entity_key('o.entity')},
+                    {_period_key('o.')},
+                    {_KEY.format('o.indicator')},
+                    o.segment, o.measure, o.value, o.unit, o.qualifier,
+                    CASE WHEN o.benchmark IS NULL THEN NULL ELSE {_entity_key('o.benchmark')} END,
+                    o.evidence, o.char_start, o.char_end, o.dq_flags, o.extractor_version, ?
+                FROM {obs} o
+                ON CONFLICT (observation_id) DO NOTHING
+            """, [run_id]).fetchone()[0]
+        if fail_after == "observations":
+            raise RuntimeError("injected failure after loading observations")
+        quar = _parquet(staging, "quarantine")
+        if quar:
+            counts["quarantined"] = con.execute(f"""
+                INSERT INTO quarantine
+                SELECT DISTINCT ON (qid) qid, ?, stage, path, document_id, reason, detail, payload, now()::TIMESTAMP
+                FROM (SELECT md5(concat_ws('|', stage, coalesce(path, ''), coalesce(document_id, ''), reason,
+                                           detail)) AS qid, * FROM {quar})
+                ON CONFLICT (quarantine_id) DO NOTHING
+            """, [run_id]).fetchone()[0]
+        defects = _parquet(staging, "defects")
+        if defects:
+            counts["defects"] = con.execute(f"""
+                INSERT INTO source_defects
+                SELECT DISTINCT ON (did) did, document_id, kind, text, sentence, char_start, ?
+                FROM (SELECT md5(concat_ws('|', document_id, kind, char_start::VARCHAR, text)) AS did, *
+                      FROM {defects})
+                ON CONFLICT (defect_id) DO NOTHING
+            """, [run_id]).fetchone()[0]
+        unmapped = _parquet(staging, "unmapped")
+        if unmapped:
+            counts["unmapped"] = con.execute(f"""
+                INSERT INTO unmapped_mentions
+                SELECT DISTINCT ON (mid) mid, document_id, phrase, measure, value, unit, evidence, ?
+                FROM (SELECT md5(concat_ws('|', document_id, phrase, measure, coalesce(value::VARCHAR, ''),
+                                           evidence)) AS mid, * FROM {unmapped})
+                ON CONFLICT (mention_id) DO NOTHING
+            """, [run_id]).fetchone()[0]
+        if before_commit is not None:
+            before_commit(con, LoadCounts(**counts))
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return LoadCounts(**counts)
