@@ -30,7 +30,7 @@ _STARTS_AS_CONTINUATION = r"^[,，、;；。%)）]"
 _MIN_PROSE_CHARS = 10
 _MIN_REPEATED_PARAGRAPH = 12
 # A caption sits on the line before a short photo credit.
-_CREDIT = r"摄$|摄[/／]"
+_CREDIT = r"^(?:[\p{Han}]{0,8}记者[ \u3000]*)?[\p{Han}]{2,4}(?:[ \u3000]+[\p{Han}]{2,4})*[ \u3000]*摄$|摄[/／]"
 _MAX_CREDIT_CHARS = 25
 _MAX_CAPTION_CHARS = 80
 

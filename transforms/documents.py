@@ -331,7 +331,7 @@ _DATE_RE = re.compile(
     r"(?P<y>[12]\d{3})(?<!\d\d{4})"
     r"(?:(?P<sep>[-/.])(?P<m>\d{1,2})(?P=sep)(?P<d>\d{1,2})"
     r"|[ \t]*年[ \t]*(?P<m2>\d{1,2})[ \t]*月[ \t]*(?P<d2>\d{1,2})[ \t]*[日号])"
-    r"(?!\d)"
+    r"(?!\d|\.\d|[%‰亿万元])"  # "2021.12.3亿元" is an amount, not a date
     r"(?:(?:[ \t]{0,3}|T)\d{1,2}[:：]\d{2}(?:[:：]\d{2}(?:\.\d{1,6})?)?(?!\d)"
     r"(?:Z|[+-]\d{2}:?\d{2})?)?"
 )
@@ -654,10 +654,6 @@ def _html_parser():  # one parser per parse_documents call (lxml parsers are not
     )
 
 
-def _collapse(s: str | None) -> str:
-    return " ".join(s.split()) if s else ""
-
-
 def _html_meta(root) -> tuple[str | None, _dt.date | None, str | None]:
     """(title, published date, source url) from a parsed HTML tree (one tree pass)."""
     og_title = title_el = h1_el = canonical = og_url = None
@@ -768,13 +764,12 @@ def _tidy_html_lines(text: str) -> str:
 
 # Regex fallback (used when lxml fails or hits a resource limit): linear-time scans.
 _FB_DROP_OPEN_RE = re.compile(
-    r"<(" + "|".join(t for t in _DROP_TAGS if t != "head") + r")(?=[\s/>])", re.IGNORECASE
+    r"<(?i:(" + "|".join(t for t in _DROP_TAGS if t != "head") + r"))(?=[\s/>])"
 )
 _FB_BLOCK_TAG_RE = re.compile(
-    r"</?(?:" + "|".join(sorted(_BLOCK_TAGS, key=len, reverse=True)) + r")(?=[\s/>])[^<>]{0,2000}>",
-    re.IGNORECASE,
+    r"</?(?i:" + "|".join(sorted(_BLOCK_TAGS, key=len, reverse=True)) + r")(?=[\s/>])[^<>]{0,2000}>"
 )
-_FB_CELL_TAG_RE = re.compile(r"<(?:td|th)(?=[\s/>])[^<>]{0,2000}>", re.IGNORECASE)
+_FB_CELL_TAG_RE = re.compile(r"<(?i:td|th)(?=[\s/>])[^<>]{0,2000}>")
 _FB_ANY_TAG_RE = re.compile(r"<[!/?]?[A-Za-z][^<>]{0,2000}>")
 
 
@@ -804,7 +799,9 @@ def _html_text_by_regex(text: str) -> str:
             out.append(text[pos:])
             break
         out.append(text[pos : m.start()])
-        close = re.compile(r"</" + m.group(1) + r"\s*>", re.IGNORECASE).search(text, m.end())
+        close = re.compile(r"</" + re.escape(m.group(1)) + r"\s*>", re.IGNORECASE).search(
+            text, m.end()
+        )
         if not close:
             break
         pos = close.end()

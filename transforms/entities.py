@@ -48,10 +48,11 @@ _ALIAS_DECL = re.compile(
 _SINGLE_CHAR_SUFFIX_MAX_PREFIX = 4
 _MAX_NAME_CHARS = 12          # longer "names" are clauses; enterprises may be longer
 _MAX_ENTERPRISE_CHARS = 30
+_PARENT_WINDOW = 40
 # Parts of a named area that form a new entity with it: 西部(重庆)科学城 + 直管区.
 SUB_AREA_SUFFIXES = ("直管区", "直管园", "核心区", "片区")
 # A name followed by these is a modifier, not a subject: 市级, 区域, 省委.
-_NOT_AFTER_NAME = set("级域委政长民场内外属")
+_NOT_AFTER_NAME = set("级域委政民场属")
 # Zones conventionally named after their city: 成都高新区 → 成都市.
 _NAMED_AFTER_CITY = {"高新区", "经开区", "高新技术产业开发区", "经济技术开发区", "开发区", "新区", "工业园区"}
 
@@ -159,7 +160,10 @@ def discover(texts: list[str], index: EntityIndex) -> EntityIndex:
                 continue
             index.canonical[name] = name
             index.entity_type[name] = entity_type
-            index.parent[name] = _implied_parent(name, suffix, entity_type, index)
+            if entity_type == "enterprise":
+                index.parent[name] = _region_before(text[max(0, match.start() - _PARENT_WINDOW):match.start()], index)
+            else:
+                index.parent[name] = _implied_parent(name, suffix, entity_type, index)
             index.discovered.add(name)
         for full, short in _ALIAS_DECL.findall(text):
             full = _trim(full).replace("（", "(").replace("）", ")")
@@ -168,6 +172,18 @@ def discover(texts: list[str], index: EntityIndex) -> EntityIndex:
                 index.canonical[short] = target
                 index.aliases.setdefault(target, []).append(short)
     return index
+
+
+def _region_before(window: str, index: EntityIndex) -> str | None:
+    """The last region named just before an enterprise: 位于成都高新区的X公司 → 成都高新区."""
+    best, best_end = None, -1
+    for form, name in index.canonical.items():
+        if name.startswith(SCOPE_PREFIX) or index.entity_type.get(name) == "enterprise":
+            continue
+        end = window.rfind(form)
+        if end >= 0 and end + len(form) > best_end:
+            best, best_end = name, end + len(form)
+    return best
 
 
 def _longest_known_suffix(text: str, index: EntityIndex) -> str | None:

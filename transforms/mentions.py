@@ -191,4 +191,6 @@ def mentions(paragraphs: pl.DataFrame, matchers: Matchers) -> pl.DataFrame:
         core.str.extract_all(matchers.indicator).list.last().alias("indicator_form"),
         core.str.replace_all(matchers.strip, "").alias("residue"),
         clause.alias("core_clause"),
+        # the clause without names of entities and periods: what an enumeration or a segment lists
+        clause.str.replace_all(matchers.entity, "").str.replace_all(period_pattern(), "").alias("core_bare"),
     )

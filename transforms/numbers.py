@@ -46,6 +46,8 @@ def _unit_alternation(kinds: set[str] | None = None) -> str:
 def token_pattern() -> str:
     """One number expression: special words, Chinese percent, ranks, Arabic or Chinese numerals."""
     unit = _unit_alternation()
+    # a Chinese numeral is a number only before a unit of amount: 两年, 一季度, 三大任务 are words
+    cn_unit = _unit_alternation({"money", "percent", "pp", "multiple", "count"})
     arabic = f"{ARABIC}(?:[{_RANGE_SEP}]{ARABIC})?"
     return (
         "(?:"
@@ -56,7 +58,7 @@ def token_pattern() -> str:
         f"|第(?:[0-9]+|[一二三四五六七八九十]+)(?:位|名)?"
         r"|20[0-9]{2}年[0-9]{1,2}月[0-9]{1,2}日"
         f"|{arabic}{APPROX_INFIX}?(?:{SCALE})?{unit}?{SUFFIX}?"
-        f"|{CHINESE}{APPROX_INFIX}?(?:{SCALE}{unit}?|{unit}){SUFFIX}?"
+        f"|{CHINESE}{APPROX_INFIX}?(?:{SCALE}{cn_unit}?|{cn_unit}){SUFFIX}?"
         ")"
     )
 
@@ -132,7 +134,8 @@ def parse_token(token: str) -> dict:
     if unit_word == "" and match["scale"]:
         kind, normalized = "bare_scaled", None
     if number is not None:
-        number = number * _scale_factor(match["scale"]) * (factor or 1.0)
+        # 321.4亿 is 32140000000, not 32139999999.999996
+        number = float(f"{number * _scale_factor(match['scale']) * (factor or 1.0):.12g}")
     qualifier = None
     if match["infix"] or match["suffix"] in {"以上", "之多", "多", "余"}:
         qualifier = "at_least"

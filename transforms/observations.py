@@ -109,7 +109,7 @@ def bind_enumerations(tiles: pl.DataFrame, surface_to_code: dict[str, str]) -> p
     """分别: "A、B、C产值分别增长x%、y%、z%" gives item k to the k-th number of the run."""
     is_number = pl.col("tile_kind") == "number"
     is_head = is_number & pl.col("core").str.contains("分别")
-    head_text = pl.when(is_head).then(pl.col("core").str.extract(r"([^,，;；:：。—]*)分别[^,，;；:：。]*$", 1))
+    head_text = pl.when(is_head).then(pl.col("core_bare").str.extract(r"^(.*?)分别", 1))
     continues = is_number & (pl.col("residue").str.len_chars() == 0) & pl.col("indicator_own").is_null()
     run_id = (~continues).cast(pl.Int32).cum_sum().over(_KEY)
     tiles = tiles.with_columns(head_text.alias("enum_head"), run_id.alias("enum_run"))
@@ -151,7 +151,7 @@ def bind_enumerations(tiles: pl.DataFrame, surface_to_code: dict[str, str]) -> p
 def bind_segments(tiles: pl.DataFrame, segment_codes: set[str], index: EntityIndex) -> pl.DataFrame:
     """industry_output names its industry just before 产值 ("新型智能终端产值达…")."""
     needs_segment = pl.col("indicator").is_in(sorted(segment_codes)) & pl.col("indicator_own").is_not_null()
-    raw = pl.col("core_clause").str.extract(r"^(.*?)(?:产值|总产值)$", 1)
+    raw = pl.col("core_bare").str.extract(r"^(.*?)(?:产值|总产值)$", 1)
     cleaned = raw.str.replace(r"^(?:其中|其中有|实现|完成|带动|推动|重点企业|重点)+", "").str.replace(r"(?:的|企业)$", "")
     segment = pl.when(needs_segment & (cleaned.str.len_chars() > 0) & (cleaned.str.len_chars() <= _MAX_SEGMENT_CHARS)
                       & ~cleaned.str.contains(r"[0-9]")).then(cleaned)
@@ -205,27 +205,22 @@ def bind_entities(tiles: pl.DataFrame, index: EntityIndex) -> pl.DataFrame:
     )
     subject = pl.coalesce("para_entity", "heading_entity", "doc_subject")
     tiles = tiles.with_columns(subject.alias("subject_raw"))
-    # 全市 and friends, and benchmarks, need the hierarchy: resolved on the distinct pairs
-    pairs = tiles.select("subject_raw", "doc_subject", "diff_bench", "share_bench", "rank_bench", "parity_bench").unique()
+    # 全市 and friends, and benchmarks, need the hierarchy: resolved on the distinct combinations
+    keys = ["subject_raw", "doc_subject", "cue", "rank_cue", "parity_cue"]
     resolved = []
-    for subject_raw, doc_subject, *benches in pairs.iter_rows():
+    for subject_raw, doc_subject, cue, rank_cue, parity_cue in tiles.select(keys).unique().iter_rows():
         subject = _resolve_scope(subject_raw, doc_subject, index)
         resolved.append({
-            "subject_raw": subject_raw, "doc_subject": doc_subject,
-            "diff_bench": benches[0], "share_bench": benches[1], "rank_bench": benches[2], "parity_bench": benches[3],
-            "entity": subject,
+            "subject_raw": subject_raw, "doc_subject": doc_subject, "cue": cue, "rank_cue": rank_cue,
+            "parity_cue": parity_cue, "entity": subject,
             "entity_type": index.entity_type.get(subject) if subject else None,
-            "benchmark_diff": _benchmark(benches[0], subject, index),
-            "benchmark_share": _benchmark(benches[1], subject, index),
-            "benchmark_rank": _benchmark(benches[2], subject, index),
-            "benchmark_parity": _benchmark(benches[3], subject, index),
+            "benchmark_cue": _benchmark(cue, subject, index),
+            "benchmark_rank": _benchmark(rank_cue, subject, index),
+            "benchmark_parity": _benchmark(parity_cue, subject, index),
         })
-    schema = {c: pl.String for c in ["subject_raw", "doc_subject", "diff_bench", "share_bench", "rank_bench",
-                                      "parity_bench", "entity", "entity_type", "benchmark_diff", "benchmark_share",
-                                      "benchmark_rank", "benchmark_parity"]}
-    lookup = pl.DataFrame(resolved, schema=schema)
-    return tiles.join(lookup, on=["subject_raw", "doc_subject", "diff_bench", "share_bench", "rank_bench",
-                                  "parity_bench"], how="left", nulls_equal=True)
+    lookup = pl.DataFrame(resolved, schema={c: pl.String for c in [*keys, "entity", "entity_type", "benchmark_cue",
+                                                                    "benchmark_rank", "benchmark_parity"]})
+    return tiles.join(lookup, on=keys, how="left", nulls_equal=True)
 
 
 def _resolve_scope(name: str | None, doc_subject: str | None, index: EntityIndex) -> str | None:
@@ -244,7 +239,10 @@ def _benchmark(text: str | None, subject: str | None, index: EntityIndex) -> str
     scopes = [index.canonical[f] for f in forms]
     if scopes:
         return index.scope_target(scopes[0][len(SCOPE_PREFIX):], subject)
-    return text if len(text) <= 8 else None
+    # an unlisted comparison group (主城都市区) is kept verbatim
+    bare = re.sub(r"^(?:分别|均|都|还)?(?:位居|位列|居于|排名|排在|居|排|列|高于|低于|快于|慢于|高出|领先|落后|占|和|与|同)?", "", text)
+    bare = re.sub(r"(?:平均水平|平均增速|平均|增速|水平|比重|比例|的|达到|达|为)+$", "", bare)
+    return bare if 2 <= len(bare) <= 8 else None
 
 
 def assign_measures(tiles: pl.DataFrame) -> pl.DataFrame:
@@ -287,8 +285,8 @@ def assign_measures(tiles: pl.DataFrame) -> pl.DataFrame:
         .otherwise(pl.lit("exact"))
     )
     benchmark = (
-        pl.when(measure == "diff_pp").then(pl.coalesce("benchmark_diff", "benchmark_parity"))
-        .when(measure == "share_pct").then(pl.col("benchmark_share"))
+        pl.when(measure == "diff_pp").then(pl.coalesce("benchmark_cue", "benchmark_parity"))
+        .when(measure == "share_pct").then(pl.col("benchmark_cue"))
         .when(measure == "rank").then(pl.col("benchmark_rank"))
     )
     return tiles.with_columns(

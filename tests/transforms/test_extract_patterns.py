@@ -1,0 +1,236 @@
+"""One row per pattern: a sentence written for the test and the observation(s) it must give.
+
+Each expected observation lists only the fields it pins down; `None` in a field means
+the field must be null. Negative rows expect no observation at all.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+
+from transforms.extract import extract
+
+PUB = dt.date(2024, 7, 20)
+
+
+def observations(text: str, published_at: dt.date | None = PUB, title_source: str | None = None) -> list[dict]:
+    documents = pl.DataFrame(
+        {"document_id": ["d1"], "text": [text], "title_source": [title_source], "published_at": [published_at]},
+        schema={"document_id": pl.String, "text": pl.String, "title_source": pl.String, "published_at": pl.Date},
+    )
+    return extract(documents).observations.to_dicts()
+
+
+def assert_contains(found: list[dict], expected: list[dict]) -> None:
+    for want in expected:
+        matches = [o for o in found if all(
+            (o[k] is None if v is None else (abs(o[k] - v) < 1e-6 if isinstance(v, float) else o[k] == v))
+            for k, v in want.items())]
+        assert matches, f"missing {want}\n  got: {[{k: o[k] for k in want} for o in found]}"
+
+
+Z = {"entity": "成都高新区"}
+H1 = {"year": 2024, "start_month": 1, "end_month": 6}
+
+MEASURE_ROWS = [
+    ("yoy", "今年上半年，成都高新区实现地区生产总值同比增长6.3%。",
+     [{**Z, **H1, "indicator": "gdp", "measure": "yoy_pct", "value": 6.3, "unit": "percent"}]),
+    ("level money 亿元", "上半年，成都高新区实现地区生产总值1523.6亿元。",
+     [{**Z, **H1, "indicator": "gdp", "measure": "level", "value": 152_360_000_000.0, "unit": "CNY"}]),
+    ("level money 万元", "上半年，成都高新区一般公共预算收入实现85430万元。",
+     [{**Z, "indicator": "general_budget_revenue", "measure": "level", "value": 854_300_000.0}]),
+    ("level money 万亿元", "上半年，成都高新区外贸进出口总额1.2万亿元。",
+     [{**Z, "indicator": "foreign_trade", "measure": "level", "value": 1.2e12}]),
+    ("level and yoy share one indicator", "上半年，成都高新区出口总额321.4亿元、增长8.1%。",
+     [{**Z, "indicator": "exports", "measure": "level", "value": 32_140_000_000.0},
+      {**Z, "indicator": "exports", "measure": "yoy_pct", "value": 8.1}]),
+    ("decline is negative", "上半年，成都高新区进口总额下降3.2%。",
+     [{**Z, "indicator": "imports", "measure": "yoy_pct", "value": -3.2}]),
+    ("同比减少", "上半年，成都高新区固定资产投资同比减少1.5%。",
+     [{**Z, "indicator": "fixed_asset_investment", "measure": "yoy_pct", "value": -1.5}]),
+    ("增速 达", "上半年，成都高新区规上工业增加值增速达9.4%。",
+     [{**Z, "indicator": "industrial_value_added_above_scale", "measure": "yoy_pct", "value": 9.4}]),
+    ("增长 N 倍", "上半年，成都高新区技术合同成交额增长1.5倍。",
+     [{**Z, "indicator": "technology_contract_value", "measure": "yoy_pct", "value": 150.0}]),
+    ("翻一番", "上半年，成都高新区网络零售额实现翻一番。",
+     [{**Z, "indicator": "online_retail_sales", "measure": "yoy_pct", "value": 100.0}]),
+    ("share of city", "上半年，成都高新区外贸进出口总额占全市比重达62.5%。",
+     [{**Z, "indicator": "foreign_trade", "measure": "share_pct", "value": 62.5, "benchmark": "成都市"}]),
+    ("diff above city", "上半年，成都高新区GDP增长6.3%，高于全市1.8个百分点。",
+     [{**Z, "indicator": "gdp", "measure": "diff_pp", "value": 1.8, "benchmark": "成都市"}]),
+    ("diff below province", "上半年，成都高新区社会消费品零售总额增长2.1%，低于全省0.6个百分点。",
+     [{**Z, "indicator": "retail_sales", "measure": "diff_pp", "value": -0.6, "benchmark": "四川省"}]),
+    ("diff parity", "上半年，成都高新区工业投资增长7%，与全市持平。",
+     [{**Z, "indicator": "industrial_investment", "measure": "diff_pp", "value": 0.0, "benchmark": "成都市"}]),
+    ("rank", "上半年，成都高新区GDP增速位居全市第一。",
+     [{**Z, "indicator": "gdp", "measure": "rank", "value": 1.0, "benchmark": "成都市"}]),
+    ("two-year average", "上半年，成都高新区地区生产总值两年平均增长5.6%。",
+     [{**Z, "indicator": "gdp", "measure": "yoy_pct_2y_avg", "value": 5.6}]),
+    ("target with year", "到2027年，成都高新区力争实现地区生产总值5000亿元。",
+     [{**Z, "indicator": "gdp", "measure": "target", "value": 5e11, "year": 2027, "start_month": None}]),
+    ("预计 is a target, never a level", "成都高新区预计全年固定资产投资增长10%。",
+     [{**Z, "indicator": "fixed_asset_investment", "measure": "target", "value": 10.0}]),
+]
+
+QUALIFIER_ROWS = [
+    ("超", "上半年，成都高新区实际使用外资超12亿元。", [{**Z, "qualifier": "at_least", "value": 1.2e9}]),
+    ("突破", "上半年，成都高新区技术合同交易额突破80亿元。", [{**Z, "qualifier": "at_least", "value": 8e9}]),
+    ("以上", "上半年，成都高新区工业投资增长20%以上。", [{**Z, "qualifier": "at_least", "value": 20.0}]),
+    ("约", "上半年，成都高新区出口总额约300亿元。", [{**Z, "qualifier": "about", "value": 3e10}]),
+    ("近", "上半年，成都高新区进口总额近200亿元。", [{**Z, "qualifier": "about", "value": 2e10}]),
+    ("左右", "上半年，成都高新区GDP增长6%左右。", [{**Z, "qualifier": "about", "value": 6.0}]),
+    ("不到", "上半年，成都高新区进口总额不到50亿元。", [{**Z, "qualifier": "at_most", "value": 5e9}]),
+    ("exact by default", "上半年，成都高新区出口总额300亿元。", [{**Z, "qualifier": "exact"}]),
+]
+
+PERIOD_ROWS = [
+    ("一季度", "一季度，成都高新区GDP增长5.1%。", [{"start_month": 1, "end_month": 3, "year": 2024}]),
+    ("二季度", "二季度，成都高新区GDP增长5.1%。", [{"start_month": 4, "end_month": 6}]),
+    ("上半年", "上半年，成都高新区GDP增长5.1%。", [{"start_month": 1, "end_month": 6}]),
+    ("前三季度 (last year, published before it ended)", "前三季度，成都高新区GDP增长5.1%。",
+     [{"start_month": 1, "end_month": 9, "year": 2023}]),
+    ("1-5月", "1-5月，成都高新区GDP增长5.1%。", [{"start_month": 1, "end_month": 5, "year": 2024}]),
+    ("1－5月 full-width", "1－5月，成都高新区GDP增长5.1%。", [{"start_month": 1, "end_month": 5}]),
+    ("1~5月", "1~5月，成都高新区GDP增长5.1%。", [{"start_month": 1, "end_month": 5}]),
+    ("1至5月", "1至5月，成都高新区GDP增长5.1%。", [{"start_month": 1, "end_month": 5}]),
+    ("1月至5月", "1月至5月，成都高新区GDP增长5.1%。", [{"start_month": 1, "end_month": 5}]),
+    ("1-5月份", "1-5月份，成都高新区GDP增长5.1%。", [{"start_month": 1, "end_month": 5}]),
+    ("前5个月", "前5个月，成都高新区GDP增长5.1%。", [{"start_month": 1, "end_month": 5}]),
+    ("前五个月", "前五个月，成都高新区GDP增长5.1%。", [{"start_month": 1, "end_month": 5}]),
+    ("截至5月底", "截至5月底，成都高新区GDP增长5.1%。", [{"start_month": 1, "end_month": 5}]),
+    ("single month", "6月，成都高新区出口总额增长5.1%。", [{"start_month": 6, "end_month": 6}]),
+    ("今年以来 is open", "今年以来，成都高新区工业投资增长5.1%。", [{"start_month": 1, "end_month": None, "year": 2024}]),
+    ("explicit year wins", "2022年一季度，成都高新区GDP增长5.1%。", [{"start_month": 1, "end_month": 3, "year": 2022}]),
+    ("去年全年", "去年全年，成都高新区GDP增长5.1%。", [{"start_month": 1, "end_month": 12, "year": 2023}]),
+    ("period carries over in the paragraph", "上半年，成都高新区GDP增长5.1%。其中，出口总额增长3%。",
+     [{"indicator": "exports", "start_month": 1, "end_month": 6}]),
+]
+
+ENTITY_ROWS = [
+    ("alias from the vocabulary", "上半年，重庆高新技术产业开发区GDP增长5.1%。", [{"entity": "重庆高新区", "entity_type": "zone"}]),
+    ("subject carries over (其中)", "上半年，成都高新区GDP增长5.1%。其中，出口总额增长3%。",
+     [{"entity": "成都高新区", "indicator": "exports"}]),
+    ("discovered 经开区", "上半年，绵阳经开区GDP增长5.1%。", [{"entity": "绵阳经开区", "entity_type": "zone"}]),
+    ("discovered 新区", "上半年，滨海新区GDP增长5.1%。", [{"entity": "滨海新区", "entity_type": "zone"}]),
+    ("discovered 县", "上半年，宜宾县GDP增长5.1%。", [{"entity": "宜宾县", "entity_type": "county"}]),
+    ("全市 in a city's own bulletin is the city", "2023年，全市实现地区生产总值2100亿元，比上年增长5.5%。",
+     [{"entity": "珠海市", "indicator": "gdp", "measure": "level", "year": 2023}]),
+]
+
+ENUMERATION_ROWS = [
+    ("三次产业", "上半年，成都高新区一二三产增加值分别增长2.1%、7.5%、6.2%。",
+     [{"indicator": "value_added_primary", "value": 2.1}, {"indicator": "value_added_secondary", "value": 7.5},
+      {"indicator": "value_added_tertiary", "value": 6.2}]),
+    ("segments", "上半年，成都高新区电子信息、生物医药产值分别增长12.1%、8.8%。",
+     [{"indicator": "industry_output", "segment": "电子信息", "value": 12.1},
+      {"indicator": "industry_output", "segment": "生物医药", "value": 8.8}]),
+    ("with 突破", "上半年，成都高新区出口、进口分别突破200亿元、100亿元。",
+     [{"indicator": "exports", "value": 2e10, "qualifier": "at_least"},
+      {"indicator": "imports", "value": 1e10, "qualifier": "at_least"}]),
+]
+
+NUMERAL_ROWS = [
+    ("Chinese numeral count", "上半年，成都高新区新增高新技术企业一百六十九家。",
+     [{"indicator": "high_tech_enterprises", "value": 169.0, "unit": "count"}]),
+    ("两千", "截至6月底，成都高新区研发平台达两千个。", [{"indicator": "rd_platforms", "value": 2000.0}]),
+    ("full-width digits", "上半年，成都高新区ＧＤＰ增长６．３％。", [{"indicator": "gdp", "value": 6.3}]),
+    ("traditional script, evidence as found", "上半年，成都高新區地區生產總值增長6.3%。",
+     [{"entity": "成都高新区", "indicator": "gdp", "value": 6.3}]),
+]
+
+NEGATIVE_ROWS = [
+    ("a date", "2024年7月18日，成都高新区召开经济形势分析会。"),
+    ("a phone number", "咨询电话：028-85331234，成都高新区管委会。"),
+    ("plan name", "成都高新区紧扣全市“33618”现代制造业集群体系目标。"),
+    ("policy count", "成都高新区出台支持制造业高质量发展十条措施。"),
+    ("physical size", "成都高新区规划面积130平方公里，新建厂房4.8万平方米。"),
+    ("size class", "成都高新区签约50亿元级项目。"),
+    ("period change is not diff_pp", "上半年，成都高新区GDP增速较一季度提升1.2个百分点。"),
+    ("contribution is not diff_pp", "上半年，工业投资拉动成都高新区投资增长3.1个百分点。"),
+    ("count of another noun", "成都高新区围绕研发平台建设等10个方面出台措施。"),
+    ("no subject, no date", "出口额是一个重要指标。"),
+]
+
+DEFECT_ROWS = [
+    ("lost integer digits", "上半年，成都高新区规上工业总产值实现.9亿元。"),
+    ("lost percent digits", "上半年，成都高新区出口总额同比增长%。"),
+    ("lost amount digits", "上半年，成都高新区固定资产投资总投资亿元。"),
+]
+
+
+@pytest.mark.parametrize("name,text,expected", MEASURE_ROWS + QUALIFIER_ROWS + PERIOD_ROWS + ENTITY_ROWS
+                         + ENUMERATION_ROWS + NUMERAL_ROWS, ids=[r[0] for r in MEASURE_ROWS + QUALIFIER_ROWS + PERIOD_ROWS + ENTITY_ROWS + ENUMERATION_ROWS + NUMERAL_ROWS])
+def test_pattern(name: str, text: str, expected: list[dict]) -> None:
+    published = dt.date(2024, 1, 20) if "bulletin" in name else PUB
+    if "bulletin" in name:
+        text = "珠海市2023年国民经济和社会发展统计公报\n" + text
+    assert_contains(observations(text, published, title_source="first_line" if "bulletin" in name else None),
+                    expected)
+
+
+@pytest.mark.parametrize("name,text", NEGATIVE_ROWS, ids=[r[0] for r in NEGATIVE_ROWS])
+def test_gives_nothing(name: str, text: str) -> None:
+    assert observations(text) == []
+
+
+@pytest.mark.parametrize("name,text", DEFECT_ROWS, ids=[r[0] for r in DEFECT_ROWS])
+def test_defects_are_reported_not_stored(name: str, text: str) -> None:
+    documents = pl.DataFrame({"document_id": ["d1"], "text": [text], "title_source": [None], "published_at": [PUB]},
+                             schema={"document_id": pl.String, "text": pl.String, "title_source": pl.String,
+                                     "published_at": pl.Date})
+    result = extract(documents)
+    assert result.observations.height == 0
+    assert result.defects.height >= 1
+
+
+def test_year_is_null_without_any_date() -> None:
+    found = observations("上半年，成都高新区GDP增长6.3%。", published_at=None)
+    assert found and found[0]["year"] is None
+
+
+def test_january_rule_full_year() -> None:
+    found = observations("全年，成都高新区GDP增长6.3%。", published_at=dt.date(2024, 1, 15))
+    assert found[0]["year"] == 2023 and (found[0]["start_month"], found[0]["end_month"]) == (1, 12)
+
+
+def test_repeated_paragraph_gives_one_observation() -> None:
+    paragraph = "上半年，成都高新区出口总额321.4亿元、增长8.1%。"
+    found = observations(f"{paragraph}\n\n其他内容。\n\n{paragraph}")
+    assert len([o for o in found if o["indicator"] == "exports" and o["measure"] == "yoy_pct"]) == 1
+
+
+def test_line_broken_mid_sentence_is_joined() -> None:
+    found = observations("上半年，成都高新区坚持稳中求进，实现地区生产\n\n总值1523.6亿元，同比增长6.3%。")
+    assert_contains(found, [{"indicator": "gdp", "measure": "level", "value": 152_360_000_000.0},
+                            {"indicator": "gdp", "measure": "yoy_pct", "value": 6.3}])
+
+
+def test_caption_and_byline_dropped() -> None:
+    text = ("本报记者 张三\n\n上半年，成都高新区出口总额增长8.1%，\n\n"
+            "图为成都高新区的生产线。记者 李四 摄\n\n进口总额增长5.5%。")
+    found = observations(text)
+    assert_contains(found, [{"indicator": "imports", "value": 5.5}])
+    assert all("摄" not in o["evidence"] for o in found)
+
+
+def test_traditional_evidence_kept_as_found() -> None:
+    found = observations("上半年，成都高新區地區生產總值增長6.3%。")
+    assert "地區生產總值" in found[0]["evidence"]
+
+
+def test_title_gives_subject_when_body_names_none() -> None:
+    found = observations("绵阳经开区上半年经济运行情况\n上半年，地区生产总值增长5.2%。", title_source="first_line")
+    assert_contains(found, [{"entity": "绵阳经开区", "indicator": "gdp", "value": 5.2}])
+
+
+def test_enterprise_with_parent_region() -> None:
+    text = "上半年，成都高新区的四川长虹电子有限公司产值增长15.2%。"
+    result = extract(pl.DataFrame({"document_id": ["d1"], "text": [text], "title_source": [None], "published_at": [PUB]},
+                                  schema={"document_id": pl.String, "text": pl.String, "title_source": pl.String,
+                                          "published_at": pl.Date}))
+    enterprise = [o for o in result.observations.to_dicts() if o["entity_type"] == "enterprise"]
+    assert enterprise and enterprise[0]["entity"] == "四川长虹电子有限公司"
+    parents = dict(result.entities.select("name", "parent").iter_rows())
+    assert parents["四川长虹电子有限公司"] == "成都高新区"
