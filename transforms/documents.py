@@ -23,16 +23,25 @@ Pipeline per file (first failing check wins):
 2. ``size_bytes`` > ``max_bytes``                  → quarantine ``oversized``
 3. zero bytes                                      → quarantine ``empty``
 4. known magic number, or NUL without UTF-16 BOM   → quarantine ``binary``
-5. decode: BOM, else strict UTF-8, else strict GB18030; garbage guard
-   (> 10 % of non-whitespace characters are control / private-use / unassigned)
+5. decode: BOM, else strict UTF-8, else strict GB18030; garbage guard: more than 10 %
+   of the non-whitespace characters are controls (any encoding) or private-use /
+   unassigned (GB18030 and UTF-16 only: they accept almost any bytes)
                                                    → quarantine ``undecodable``
-                                                     (``binary`` if mostly control)
+                                                     (``binary`` when mostly controls)
 6. only whitespace after decoding                  → quarantine ``empty``
 7. sidecar present but not a JSON object           → quarantine ``bad_sidecar``
 8. sniff format from the content (html / markdown / text), strip markup;
    parser crash                                    → quarantine ``unparseable``
 9. no text left after stripping markup             → quarantine ``empty``
-10. resolve title, publication date and source URL.
+10. resolve title, publication date and source URL:
+    sidecar > front matter > HTML (meta / <title> / <h1>) > the text itself.
+
+Text conventions: newlines are "\n"; stray control characters are removed; nothing
+else is folded (full-width, traditional characters stay). Text and Markdown keep their
+lines and blank lines (Markdown-only lines such as fences, rules and image-only lines
+disappear). HTML yields one block per line with no blank lines, table cells joined by
+"\t", source line breaks inside a paragraph collapsed to a space (or to nothing
+between two CJK characters).
 """
 
 from __future__ import annotations
@@ -525,10 +534,20 @@ def _sniff(text: str, has_front_matter: bool) -> str:
 
 # --------------------------------------------------------------------------- markdown
 
+# libyaml's composer recurses in C: ~30k nested "[" crash the process (SIGSEGV). Blocks
+# up to 4 KB (nesting < 4k) are safe and fast with it; larger ones go to the pure-Python
+# loader, whose recursion is bounded by Python's limit (RecursionError, caught below).
+_YAML_C_LOADER_MAX = 4096
+
+
 def _yaml_load(block: str) -> dict[str, Any] | None:
     import yaml  # local: keeps module import light
 
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    if block.count("[") + block.count("{") > 256:
+        return None  # no real front matter nests that deep; PyYAML is slow on it
+    loader = yaml.SafeLoader
+    if len(block) <= _YAML_C_LOADER_MAX:
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
         data = yaml.load(block, Loader=loader)  # noqa: S506 - safe loader
     except Exception:  # malformed YAML: ignore the metadata, keep the document
@@ -552,6 +571,9 @@ _MD_HEADING_CLOSE_RE = re.compile(r"(\n[ \t]{0,3}#{1,6}[ \t][^\n]*?)[ \t]+#+[ \t
 _MD_HEADING_MARK_RE = re.compile(r"\n[ \t]{0,3}#{1,6}(?:[ \t]+|" + _EOL + ")")
 _MD_QUOTE_RE = re.compile(r"\n[ \t]{0,3}(?:>[ \t]?)+")
 _MD_BULLET_RE = re.compile(r"\n[ \t]*[-*+][ \t]+")
+_MD_IMAGE_LINE_RE = re.compile(  # a line holding only images is markup: drop the line
+    r"\n[ \t]*(?:!\[[^\[\]\n]{0,1000}\]\([^()\n]{0,2000}\)[ \t]*)+" + _EOL
+)
 _MD_IMAGE_RE = re.compile(
     r"!\[[^\[\]\n]{0,1000}\](?:\([^()\n]{0,2000}\)|\[[^\[\]\n]{0,1000}\])"
 )
@@ -587,6 +609,7 @@ _MD_STEPS: tuple[tuple[tuple[str, ...], re.Pattern[str], Any], ...] = (
     (("#",), _MD_HEADING_MARK_RE, "\n"),
     ((">",), _MD_QUOTE_RE, "\n"),
     (("- ", "* ", "+ ", "-\t", "*\t", "+\t"), _MD_BULLET_RE, "\n"),
+    (("![",), _MD_IMAGE_LINE_RE, ""),
     (("![",), _MD_IMAGE_RE, ""),
     (("](",), _MD_LINK_RE, _G1),
     (("][",), _MD_REFLINK_RE, _G1),
@@ -856,10 +879,11 @@ def _load_sidecar(data: bytes, stem: str) -> dict[str, Any]:
     try:
         obj = json.loads(s)
     except json.JSONDecodeError as e:
-        raise _Reject(
-            "bad_sidecar",
-            f"sidecar {name} is not valid JSON: {e.msg}: line {e.lineno} column {e.colno}",
-        ) from None
+        detail = f"sidecar {name} is not valid JSON: {e.msg}: line {e.lineno} column {e.colno}"
+        if e.pos == 0 and s.strip():  # not JSON at all: show how it begins
+            head = " ".join(s.split())[:60]
+            detail += f" (it begins {head!r})"
+        raise _Reject("bad_sidecar", detail) from None
     except (ValueError, RecursionError) as e:
         raise _Reject("bad_sidecar", f"sidecar {name} is not valid JSON: {e}") from None
     if not isinstance(obj, dict):

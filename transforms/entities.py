@@ -54,7 +54,8 @@ SUB_AREA_SUFFIXES = ("直管区", "直管园", "核心区", "片区")
 # A name followed by these is a modifier, not a subject: 市级, 区域, 省委.
 _NOT_AFTER_NAME = set("级域委政民场属")
 # Zones conventionally named after their city: 成都高新区 → 成都市.
-_NAMED_AFTER_CITY = {"高新区", "经开区", "高新技术产业开发区", "经济技术开发区", "开发区", "新区", "工业园区"}
+# 新区 are not (两江新区, 浦东新区), and a 3-character prefix is too often not a city name.
+_NAMED_AFTER_CITY = {"高新区", "经开区", "高新技术产业开发区", "经济技术开发区", "工业园区"}
 
 
 @dataclass
@@ -202,7 +203,7 @@ def _implied_parent(name: str, suffix: str, entity_type: str, index: EntityIndex
             known = index.canonical[head]
             if known != name:
                 return known
-    if suffix in _NAMED_AFTER_CITY and 2 <= len(prefix) <= 3:
+    if suffix in _NAMED_AFTER_CITY and len(prefix) == 2:
         city = prefix + "市"
         index.entity_type.setdefault(city, "city")
         index.parent.setdefault(city, None)

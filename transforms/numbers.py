@@ -20,7 +20,8 @@ CHINESE_SCALES = {"万": 10_000, "亿": 100_000_000}
 _CN = "零〇一二两三四五六七八九十百千"
 _RANGE_SEP = "-~至到—"
 
-ARABIC = r"(?:[0-9]+(?:\.[0-9]+)?|\.[0-9]+)"
+# 12,345.6 (thousands separators) before plain digits; a leading dot is a lost-digit defect
+ARABIC = r"(?:[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]+)?|\.[0-9]+)"
 CHINESE = f"[{_CN}]+"
 SCALE = r"(?:万亿|亿|千万|万)"
 APPROX_INFIX = r"(?:余|多)"
@@ -55,7 +56,8 @@ def token_pattern() -> str:
         r"|(?:实现)?倍增"
         r"|持平"
         f"|百分之[{_CN}点]+"
-        f"|第(?:[0-9]+|[一二三四五六七八九十]+)(?:位|名)?"
+        # a rank ends the clause (全市第一。) or says 位/名; 第一产业 and 第七届 are not ranks
+        f"|第(?:[0-9]+|[一二三四五六七八九十]+)(?:位|名|[,，。;；、!！?？)）]|$)"
         r"|20[0-9]{2}年[0-9]{1,2}月[0-9]{1,2}日"
         f"|{arabic}{APPROX_INFIX}?(?:{SCALE})?{unit}?{SUFFIX}?"
         f"|{CHINESE}{APPROX_INFIX}?(?:{SCALE}{cn_unit}?|{cn_unit}){SUFFIX}?"
@@ -75,7 +77,7 @@ def parse_numeral(text: str) -> float | None:
         return None
     if text[0].isdigit() or text[0] == ".":
         try:
-            return float(text)
+            return float(text.replace(",", ""))
         except ValueError:
             return None
     if all(ch in CHINESE_DIGITS for ch in text) and len(text) > 1:
@@ -119,7 +121,7 @@ def parse_token(token: str) -> dict:
             value += float("0." + "".join(str(CHINESE_DIGITS.get(c, 0)) for c in frac))
         return {"value": value, "unit": "percent", "kind": "percent", "suffix_qualifier": None, "lost_digits": False}
     if token.startswith("第"):
-        body = token[1:].rstrip("位名")
+        body = token[1:].rstrip("位名,，。;；、!！?？)）")
         return {"value": parse_numeral(body), "unit": "rank", "kind": "rank", "suffix_qualifier": None,
                 "lost_digits": False}
     if re.fullmatch(r"20[0-9]{2}年[0-9]{1,2}月[0-9]{1,2}日", token):

@@ -60,9 +60,10 @@ def enumeration_shorthands() -> list[tuple[str, str]]:
 def bind_indicators(tiles: pl.DataFrame, surface_to_code: dict[str, str], gap_forms: list[tuple[str, str]]) -> pl.DataFrame:
     """Indicator of each number tile, with carry-over inside the sentence."""
     form = pl.col("indicator_form")
-    code = form.replace_strict(surface_to_code, default=None, return_dtype=pl.String)
-    for pattern, gap_code in gap_forms:
-        code = pl.when(code.is_null() & form.str.contains(pattern)).then(pl.lit(gap_code)).otherwise(code)
+    exact = form.replace_strict(surface_to_code, default=None, return_dtype=pl.String)
+    # forms with a gap (规模以上工业实现增加值) match by pattern; one flat coalesce, not nested whens
+    code = pl.coalesce(exact, *[pl.when(form.str.contains(pattern)).then(pl.lit(gap_code))
+                               for pattern, gap_code in gap_forms])
     is_number = pl.col("tile_kind") == "number"
     names_nothing = pl.col("residue").str.len_chars() == 0
     # "10个方面", "52家企业": a count followed by a noun counts that noun, not the indicator before it
@@ -162,18 +163,23 @@ def bind_periods(tiles: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
     """Period and year of every tile: paragraph carry-over, then section heading, then title."""
     lookup = parse_periods(tiles.get_column("period_phrase"))
     tiles = tiles.join(lookup.rename({"phrase": "period_phrase"}), on="period_phrase", how="left")
-    is_period = (pl.col("tile_kind") == "period") & (pl.col("period_kind") != "date")
+    is_period = (pl.col("tile_kind") == "period") & ~pl.col("period_kind").is_in(["date", "basis"]) & (
+        # a bare year (2023年) is a period only in a title: in the body it is context for the year
+        (pl.col("period_kind") != "bare_year") | pl.col("is_title"))
     phrase = pl.when(is_period).then(pl.col("period_phrase"))
     year_token = (pl.col("tile_kind") == "number") & (pl.col("kind") == "date") & pl.col("token").str.contains(r"^20[0-9]{2}年$")
     next_lead = pl.col("lead").shift(-1).over(_KEY)
     adverbial_year = year_token & (next_lead.str.contains(r"^[,，:：]") | next_lead.is_null())
+    bare_year = (pl.col("tile_kind") == "period") & (pl.col("period_kind") == "bare_year")
     context_year = pl.when(is_period & pl.col("explicit_year").is_not_null()).then(pl.col("explicit_year")) \
+        .when(bare_year & (next_lead.str.contains(r"^[,，:：]") | next_lead.is_null())).then(pl.col("explicit_year")) \
         .when(adverbial_year).then(pl.col("value").cast(pl.Int32, strict=False))
     tiles = tiles.with_columns(
         phrase.forward_fill().over("document_id", "para_no").alias("para_period"),
         context_year.forward_fill().over("document_id", "para_no").alias("context_year"),
         # a year stated in the sentence of a target (到2027年) is the target's year
-        pl.when(year_token).then(pl.col("value").cast(pl.Int32, strict=False)).forward_fill().over(_KEY).alias("sentence_year"),
+        pl.when(year_token).then(pl.col("value").cast(pl.Int32, strict=False))
+        .when(bare_year).then(pl.col("explicit_year")).forward_fill().over(_KEY).alias("sentence_year"),
     )
     title_period = pl.when(pl.col("is_title")).then(pl.col("para_period")).drop_nulls().first().over("document_id")
     tiles = tiles.with_columns(

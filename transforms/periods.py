@@ -35,7 +35,11 @@ def period_pattern() -> str:
     return (
         "(?:"
         # a date is not a period; matched first so that 7月31日 is not read as July
-        rf"{_M}月[0-9]{{1,2}}日"
+        rf"(?:20[0-9]{{2}}年)?{_M}月[0-9]{{1,2}}日"
+        # 比上年, 较去年同期: the basis of a growth rate, not the period of the fact
+        # and 比一季度, 较1-5月: the other side of a change between periods
+        r"|(?:比|较|同|与|和)(?:上年|去年|上一年)(?:同期)?"
+        rf"|(?:比|较)(?:一季度|二季度|三季度|上半年|前三季度|上月|上季度|年初|{_M}月?{_SEP}{_M}月份?|{_M}月份?|前[0-9]{{1,2}}个月)"
         rf"|[,，:：]年[,，]"
         rf"|从{rel}?{year}?{_M}月份?起"
         rf"|截至{rel}?{year}?{_M}月(?:底|末|份)?"
@@ -45,6 +49,7 @@ def period_pattern() -> str:
         rf"|{rel}?{year}?(?:{words})"
         rf"|{rel}?{year}?{_M}月份?"
         rf"|{rel}"
+        rf"|{year}"
         ")"
     )
 
@@ -63,8 +68,11 @@ def parse_period(phrase: str) -> dict:
     """One phrase → start/end month, explicit year, relative year offset, and its kind."""
     out = {"start_month": None, "end_month": None, "explicit_year": None, "relative_year": None,
            "period_kind": "period", "year_lost": False}
-    if re.fullmatch(rf"{_M}月[0-9]{{1,2}}日", phrase):
+    if re.fullmatch(rf"(?:20[0-9]{{2}}年)?{_M}月[0-9]{{1,2}}日", phrase):
         out["period_kind"] = "date"
+        return out
+    if phrase[0] in "比较同与和":
+        out["period_kind"] = "basis"
         return out
     if re.fullmatch(r"[,，:：]年[,，]", phrase):
         out.update(start_month=1, end_month=12, year_lost=True)
@@ -90,6 +98,8 @@ def parse_period(phrase: str) -> dict:
         out.update(start_month=1, end_month=months)
     elif (m := _SINGLE.search(phrase)):
         out.update(start_month=int(m.group(1)), end_month=int(m.group(1)))
+    elif out["explicit_year"] is not None and phrase.endswith("年"):
+        out.update(start_month=1, end_month=12, period_kind="bare_year")
     else:
         out["period_kind"] = "year_only"
     if out["start_month"] is not None and (
