@@ -71,7 +71,8 @@ def bind_indicators(tiles: pl.DataFrame, surface_to_code: dict[str, str], gap_fo
     counts_what_follows = (pl.col("kind") == "count") & trailing.str.contains(r"^[\p{Han}]") \
         & ~trailing.str.contains(r"^(?:以上|左右|上下|以内|之多|同比|比上年|较上年|增长|下降|占|的)")
     own = (
-        pl.when(~is_number).then(None)
+        # 固定资产投资比上年增长: the indicator may stand before a period or basis phrase
+        pl.when(~is_number).then(code)
         .when(counts_what_follows).then(pl.lit(BLOCKED))
         .when(code.is_not_null()).then(code)
         .when(names_nothing).then(None)
@@ -84,7 +85,7 @@ def bind_indicators(tiles: pl.DataFrame, surface_to_code: dict[str, str], gap_fo
         code.alias("indicator_own"),
         pl.when(is_number).then(carried.replace(BLOCKED, None)).alias("indicator"),
         # the tile whose core named the indicator: its clause starts the evidence
-        pl.when(is_number & code.is_not_null()).then(pl.col("tile_start") + pl.col("lead").str.len_chars()
+        pl.when(code.is_not_null()).then(pl.col("tile_start") + pl.col("lead").str.len_chars()
                                                      - pl.col("core_clause").str.len_chars() - pl.col("cue").str.len_chars().fill_null(0))
         .forward_fill().over(_KEY).alias("evidence_start"),
     )

@@ -234,3 +234,31 @@ def test_enterprise_with_parent_region() -> None:
     assert enterprise and enterprise[0]["entity"] == "四川长虹电子有限公司"
     parents = dict(result.entities.select("name", "parent").iter_rows())
     assert parents["四川长虹电子有限公司"] == "成都高新区"
+
+
+BULLETIN = """2023年台州市国民经济和社会发展统计公报
+台州市统计局
+一、综合
+初步核算，全市实现地区生产总值6240.7亿元，按可比价格计算，比上年增长6.1%。其中，第一产业增加值310.2亿元，增长3.2%；第二产业增加值2790.4亿元，增长5.9%；第三产业增加值3140.1亿元，增长6.6%。
+二、工业和投资
+全年规模以上工业实现增加值1702.5亿元，比上年增长7.4%。全年固定资产投资比上年增长5.2%，其中民间投资增长1.1%，增速比前三季度回落0.4个百分点。
+三、对外经济
+全年货物进出口总额2620.3亿元，比上年增长4.4%。其中，出口总额2250.8亿元，增长5.1%；进口总额369.5亿元，下降0.8%。
+"""
+
+
+def test_city_bulletin_genre() -> None:
+    found = observations(BULLETIN, dt.date(2024, 3, 18), title_source="first_line")
+    full_year = {"entity": "台州市", "year": 2023, "start_month": 1, "end_month": 12}
+    assert_contains(found, [
+        {**full_year, "indicator": "gdp", "measure": "level", "value": 624_070_000_000.0},
+        {**full_year, "indicator": "gdp", "measure": "yoy_pct", "value": 6.1},
+        {**full_year, "indicator": "value_added_primary", "measure": "yoy_pct", "value": 3.2},
+        {**full_year, "indicator": "value_added_tertiary", "measure": "level", "value": 314_010_000_000.0},
+        {**full_year, "indicator": "industrial_value_added_above_scale", "measure": "level", "value": 170_250_000_000.0},
+        {**full_year, "indicator": "fixed_asset_investment", "measure": "yoy_pct", "value": 5.2},
+        {**full_year, "indicator": "private_investment", "measure": "yoy_pct", "value": 1.1},
+        {**full_year, "indicator": "imports", "measure": "yoy_pct", "value": -0.8},
+    ])
+    assert all(o["measure"] != "diff_pp" for o in found), "a change between periods is not a diff_pp"
+    assert len(found) == 18
