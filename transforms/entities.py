@@ -132,7 +132,7 @@ def _valid(name: str, suffix: str, index: EntityIndex) -> bool:
     if len(name) > limit:
         return False
     # a clause that ends in a known name (瞄准西部(重庆)科学城, 新建重庆市) names that known entity
-    if any(name.endswith(form) and len(form) >= 3 for form in index.canonical):
+    if any(name[start:] in index.canonical for start in range(1, len(name) - 2)):
         return False
     prefix = name[: -len(suffix)]
     if len(prefix) < 2 or prefix in stopwords():
@@ -143,48 +143,49 @@ def _valid(name: str, suffix: str, index: EntityIndex) -> bool:
 
 
 def discover(texts: list[str], index: EntityIndex) -> EntityIndex:
-    """Add names ending in an entity suffix (…高新区, …市, …有限公司) and 以下简称 aliases."""
+    """Add names ending in an entity suffix (…高新区, …市, …有限公司) and 以下简称 aliases.
+
+    Each distinct candidate is judged once; an enterprise's parent region is read from the
+    text just before its first mention.
+    """
     finder = _discovery_regex()
     suffixes = suffix_types()
-    for text in texts:
+    regions = _region_regex(index)
+    judged: set[str] = set()
+    for text in dict.fromkeys(texts):
         for match in finder.finditer(text):
-            if text[match.end():match.end() + 1] in _NOT_AFTER_NAME:
+            raw = match.group(0)
+            if raw in judged or text[match.end():match.end() + 1] in _NOT_AFTER_NAME:
                 continue
-            name = _trim(match.group(0)).replace("（", "(").replace("）", ")")
-            for suffix, entity_type in suffixes:
-                if name.endswith(suffix) or (name.endswith(SUB_AREA_SUFFIXES) and suffix in SUB_AREA_SUFFIXES
-                                             and name.endswith(suffix)):
-                    break
-            else:
-                continue
-            if not _valid(name, suffix, index):
+            judged.add(raw)
+            name = _trim(raw).replace("（", "(").replace("）", ")")
+            suffix, entity_type = next(((sf, t) for sf, t in suffixes if name.endswith(sf)), (None, None))
+            if suffix is None or not _valid(name, suffix, index):
                 continue
             index.canonical[name] = name
             index.entity_type[name] = entity_type
             if entity_type == "enterprise":
-                index.parent[name] = _region_before(text[max(0, match.start() - _PARENT_WINDOW):match.start()], index)
+                window = text[max(0, match.start() - _PARENT_WINDOW):match.start()]
+                found = [index.canonical[m.group(0)] for m in regions.finditer(window)]
+                index.parent[name] = found[-1] if found else None
             else:
                 index.parent[name] = _implied_parent(name, suffix, entity_type, index)
             index.discovered.add(name)
-        for full, short in _ALIAS_DECL.findall(text):
-            full = _trim(full).replace("（", "(").replace("）", ")")
-            target = index.canonical.get(full) or _longest_known_suffix(full, index)
-            if target and short not in index.canonical and not target.startswith(SCOPE_PREFIX):
-                index.canonical[short] = target
-                index.aliases.setdefault(target, []).append(short)
+        if "以下简称" in text:
+            for full, short in _ALIAS_DECL.findall(text):
+                full = _trim(full).replace("（", "(").replace("）", ")")
+                target = index.canonical.get(full) or _longest_known_suffix(full, index)
+                if target and short not in index.canonical and not target.startswith(SCOPE_PREFIX):
+                    index.canonical[short] = target
+                    index.aliases.setdefault(target, []).append(short)
     return index
 
 
-def _region_before(window: str, index: EntityIndex) -> str | None:
-    """The last region named just before an enterprise: 位于成都高新区的X公司 → 成都高新区."""
-    best, best_end = None, -1
-    for form, name in index.canonical.items():
-        if name.startswith(SCOPE_PREFIX) or index.entity_type.get(name) == "enterprise":
-            continue
-        end = window.rfind(form)
-        if end >= 0 and end + len(form) > best_end:
-            best, best_end = name, end + len(form)
-    return best
+def _region_regex(index: EntityIndex) -> re.Pattern:
+    forms = sorted((f for f, n in index.canonical.items()
+                    if not n.startswith(SCOPE_PREFIX) and index.entity_type.get(n) != "enterprise"),
+                   key=len, reverse=True)
+    return re.compile("|".join(re.escape(f) for f in forms))
 
 
 def _longest_known_suffix(text: str, index: EntityIndex) -> str | None:

@@ -109,7 +109,10 @@ def split_sentences(paragraphs: pl.DataFrame) -> pl.DataFrame:
              - pl.col("sentence").str.len_chars()).cast(pl.Int32).alias("sent_start")
         )
         .with_columns(
-            pl.col("display").str.slice(pl.col("sent_start"), pl.col("sentence").str.len_chars()).alias("sentence_display")
+            pl.col("display").str.slice(pl.col("sent_start"), pl.col("sentence").str.len_chars()).alias("sentence_display"),
+            # integer keys make the many windows below cheap
+            pl.struct("document_id", "para_no").rank("dense").cast(pl.Int64).alias("para_id"),
+            pl.int_range(pl.len(), dtype=pl.Int64).alias("sent_id"),
         )
         .drop("norm", "display")
     )
@@ -121,9 +124,9 @@ def _tiles(sentences: pl.DataFrame) -> pl.DataFrame:
         sentences.with_columns(pl.col("sentence").str.extract_all(tile_pattern()).alias("tile"))
         .explode("tile")
         .filter(pl.col("tile").is_not_null() & (pl.col("tile") != ""))
-        .with_columns(pl.int_range(pl.len()).over("document_id", "para_no", "sent_no").cast(pl.Int32).alias("tile_no"))
+        .with_columns(pl.int_range(pl.len()).over("sent_id").cast(pl.Int32).alias("tile_no"))
         .with_columns(
-            (length.cum_sum().over("document_id", "para_no", "sent_no") - length).cast(pl.Int32).alias("tile_start"),
+            (length.cum_sum().over("sent_id") - length).cast(pl.Int32).alias("tile_start"),
         )
         .with_columns((pl.col("tile_start") + length).cast(pl.Int32).alias("tile_end"))
     )
@@ -150,11 +153,15 @@ _TOKEN_FIELDS = {"value": pl.Float64, "unit": pl.String, "kind": pl.String,
                  "suffix_qualifier": pl.String, "lost_digits": pl.Boolean}
 
 
+def lookup_columns(key: pl.Expr, table: dict[str, dict], fields: dict[str, pl.DataType]) -> list[pl.Expr]:
+    """Columns read from a small Python table by key, without joining the wide tile frame."""
+    return [key.replace_strict({k: row[f] for k, row in table.items()}, default=None, return_dtype=dtype).alias(f)
+            for f, dtype in fields.items()]
+
+
 def _parse_tokens(tiles: pl.DataFrame) -> pl.DataFrame:
-    distinct = tiles.get_column("token").drop_nulls().unique().to_list()
-    lookup = pl.DataFrame([{"token": t, **parse_token(t)} for t in distinct],
-                          schema={"token": pl.String, **_TOKEN_FIELDS})
-    return tiles.join(lookup, on="token", how="left")
+    table = {t: parse_token(t) for t in tiles.get_column("token").drop_nulls().unique().to_list()}
+    return tiles.with_columns(lookup_columns(pl.col("token"), table, _TOKEN_FIELDS))
 
 
 def _cues(tiles: pl.DataFrame) -> pl.DataFrame:

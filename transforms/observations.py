@@ -21,12 +21,12 @@ from functools import lru_cache
 import polars as pl
 
 from transforms.entities import SCOPE_PREFIX, EntityIndex
-from transforms.mentions import cue_words
-from transforms.periods import PERIOD_FIELDS, parse_periods, period_label, resolve_year
+from transforms.mentions import cue_words, lookup_columns
+from transforms.periods import PERIOD_FIELDS, parse_period, period_label, resolve_year
 from transforms.vocabulary import VOCAB_DIR, read_patterns
 
 BLOCKED = "\u2205"  # a core that names something unknown: stops carry-over
-_KEY = ["document_id", "para_no", "sent_no"]
+_KEY = ["sent_id"]
 _ORDER = ["document_id", "para_no", "sent_no", "tile_no"]
 _MAX_SEGMENT_CHARS = 20
 _MAX_PHRASE_CHARS = 24
@@ -59,11 +59,12 @@ def enumeration_shorthands() -> list[tuple[str, str]]:
 
 def bind_indicators(tiles: pl.DataFrame, surface_to_code: dict[str, str], gap_forms: list[tuple[str, str]]) -> pl.DataFrame:
     """Indicator of each number tile, with carry-over inside the sentence."""
-    form = pl.col("indicator_form")
-    exact = form.replace_strict(surface_to_code, default=None, return_dtype=pl.String)
-    # forms with a gap (规模以上工业实现增加值) match by pattern; one flat coalesce, not nested whens
-    code = pl.coalesce(exact, *[pl.when(form.str.contains(pattern)).then(pl.lit(gap_code))
-                               for pattern, gap_code in gap_forms])
+    # forms with a gap (规模以上工业实现增加值) are resolved once per distinct form found
+    lookup = dict(surface_to_code)
+    for form in tiles.get_column("indicator_form").drop_nulls().unique().to_list():
+        if form not in lookup:
+            lookup[form] = next((c for p, c in gap_forms if re.search(p, form)), None)
+    code = pl.col("indicator_form").replace_strict(lookup, default=None, return_dtype=pl.String)
     is_number = pl.col("tile_kind") == "number"
     names_nothing = pl.col("residue").str.len_chars() == 0
     # "10个方面", "52家企业": a count followed by a noun counts that noun, not the indicator before it
@@ -162,8 +163,8 @@ def bind_segments(tiles: pl.DataFrame, segment_codes: set[str], index: EntityInd
 
 def bind_periods(tiles: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
     """Period and year of every tile: paragraph carry-over, then section heading, then title."""
-    lookup = parse_periods(tiles.get_column("period_phrase"))
-    tiles = tiles.join(lookup.rename({"phrase": "period_phrase"}), on="period_phrase", how="left")
+    table = {p: parse_period(p) for p in tiles.get_column("period_phrase").drop_nulls().unique().to_list()}
+    tiles = tiles.with_columns(lookup_columns(pl.col("period_phrase"), table, PERIOD_FIELDS))
     is_period = (pl.col("tile_kind") == "period") & ~pl.col("period_kind").is_in(["date", "basis"]) & (
         # a bare year (2023年) is a period only in a title: in the body it is context for the year
         (pl.col("period_kind") != "bare_year") | pl.col("is_title"))
@@ -176,8 +177,8 @@ def bind_periods(tiles: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
         .when(bare_year & (next_lead.str.contains(r"^[,，:：]") | next_lead.is_null())).then(pl.col("explicit_year")) \
         .when(adverbial_year).then(pl.col("value").cast(pl.Int32, strict=False))
     tiles = tiles.with_columns(
-        phrase.forward_fill().over("document_id", "para_no").alias("para_period"),
-        context_year.forward_fill().over("document_id", "para_no").alias("context_year"),
+        phrase.forward_fill().over("para_id").alias("para_period"),
+        context_year.forward_fill().over("para_id").alias("context_year"),
         # a year stated in the sentence of a target (到2027年) is the target's year
         pl.when(year_token).then(pl.col("value").cast(pl.Int32, strict=False))
         .when(bare_year).then(pl.col("explicit_year")).forward_fill().over(_KEY).alias("sentence_year"),
@@ -186,8 +187,10 @@ def bind_periods(tiles: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
     tiles = tiles.with_columns(
         pl.coalesce("para_period", title_period).alias("bound_period")
     ).drop(*PERIOD_FIELDS)
-    tiles = tiles.join(lookup.rename({"phrase": "bound_period"}), on="bound_period", how="left")
-    tiles = tiles.join(documents.select("document_id", "published_at"), on="document_id", how="left")
+    tiles = tiles.with_columns(lookup_columns(pl.col("bound_period"), table, PERIOD_FIELDS))
+    published = dict(documents.select("document_id", "published_at").iter_rows())
+    tiles = tiles.with_columns(
+        pl.col("document_id").replace_strict(published, default=None, return_dtype=pl.Date).alias("published_at"))
     year = resolve_year(pl.col("explicit_year"), pl.col("context_year"), pl.col("relative_year"),
                         pl.col("end_month"), pl.col("published_at"), pl.col("year_lost").fill_null(False))
     return tiles.with_columns(year.alias("year"))
@@ -197,7 +200,7 @@ def bind_entities(tiles: pl.DataFrame, index: EntityIndex) -> pl.DataFrame:
     """Subject of every tile, and the benchmark named in its cue."""
     canonical = pl.col("entity_form").replace_strict(index.canonical, default=None, return_dtype=pl.String)
     tiles = tiles.with_columns(canonical.alias("entity_own"))
-    para_entity = pl.col("entity_own").forward_fill().over("document_id", "para_no")
+    para_entity = pl.col("entity_own").forward_fill().over("para_id")
     tiles = tiles.with_columns(para_entity.alias("para_entity"))
     real = pl.col("entity_own").filter(~pl.col("entity_own").str.starts_with(SCOPE_PREFIX))
     tiles = tiles.with_columns(
@@ -225,9 +228,10 @@ def bind_entities(tiles: pl.DataFrame, index: EntityIndex) -> pl.DataFrame:
             "benchmark_rank": _benchmark(rank_cue, subject, index),
             "benchmark_parity": _benchmark(parity_cue, subject, index),
         })
-    lookup = pl.DataFrame(resolved, schema={c: pl.String for c in [*keys, "entity", "entity_type", "benchmark_cue",
-                                                                    "benchmark_rank", "benchmark_parity"]})
-    return tiles.join(lookup, on=keys, how="left", nulls_equal=True)
+    outputs = ["entity", "entity_type", "benchmark_cue", "benchmark_rank", "benchmark_parity"]
+    key = pl.concat_str([pl.col(k).fill_null("\x00") for k in keys], separator="\x01")
+    table = {"\x01".join(r[k] if r[k] is not None else "\x00" for k in keys): r for r in resolved}
+    return tiles.with_columns(lookup_columns(key, table, {c: pl.String for c in outputs}))
 
 
 def _resolve_scope(name: str | None, doc_subject: str | None, index: EntityIndex) -> str | None:

@@ -113,13 +113,6 @@ PERIOD_FIELDS = {"start_month": pl.Int32, "end_month": pl.Int32, "explicit_year"
                  "relative_year": pl.Int32, "period_kind": pl.String, "year_lost": pl.Boolean}
 
 
-def parse_periods(phrases: pl.Series) -> pl.DataFrame:
-    """A lookup frame phrase → parsed fields, for the distinct phrases of a batch."""
-    unique = phrases.drop_nulls().unique().to_list()
-    rows = [{"phrase": p, **parse_period(p)} for p in unique]
-    return pl.DataFrame(rows, schema={"phrase": pl.String, **PERIOD_FIELDS})
-
-
 def period_label(year: pl.Expr, start: pl.Expr, end: pl.Expr) -> pl.Expr:
     """2024-H1, 2024-Q1, 2024-Q1-Q3, 2024-FY, 2024-M01-M11, 2024-M03, 2024-M01-open, 2024."""
     y = pl.when(year.is_null()).then(pl.lit("????")).otherwise(year.cast(pl.String))
