@@ -165,7 +165,7 @@ def load_staged(
                        published_at, date_source, source_url, text, now()::TIMESTAMP, ?
                 FROM {docs}
                 ON CONFLICT (document_id) DO NOTHING
-            """, [run_id]).fetchone()[0]
+            """, [run_id]).fetchall()[0][0]
         if fail_after == "documents":
             raise RuntimeError("injected failure after loading documents")
         ents = _parquet(staging, "entities")
@@ -175,7 +175,7 @@ def load_staged(
                 SELECT DISTINCT ON (name) {_entity_key('name')}, name, entity_type, parent, aliases, 'discovered'
                 FROM {ents}
                 ON CONFLICT (entity_id) DO NOTHING
-            """).fetchone()[0]
+            """).fetchall()[0][0]
         obs = _parquet(staging, "observations")
         if obs:
             con.execute(f"""
@@ -202,7 +202,7 @@ def load_staged(
                     o.evidence, o.char_start, o.char_end, o.dq_flags, o.extractor_version, ?
                 FROM {obs} o
                 ON CONFLICT (observation_id) DO NOTHING
-            """, [run_id]).fetchone()[0]
+            """, [run_id]).fetchall()[0][0]
         if fail_after == "observations":
             raise RuntimeError("injected failure after loading observations")
         quar = _parquet(staging, "quarantine")
@@ -213,7 +213,7 @@ def load_staged(
                 FROM (SELECT md5(concat_ws('|', stage, coalesce(path, ''), coalesce(document_id, ''), reason,
                                            detail)) AS qid, * FROM {quar})
                 ON CONFLICT (quarantine_id) DO NOTHING
-            """, [run_id]).fetchone()[0]
+            """, [run_id]).fetchall()[0][0]
         defects = _parquet(staging, "defects")
         if defects:
             counts["defects"] = con.execute(f"""
@@ -222,7 +222,7 @@ def load_staged(
                 FROM (SELECT md5(concat_ws('|', document_id, kind, char_start::VARCHAR, text)) AS did, *
                       FROM {defects})
                 ON CONFLICT (defect_id) DO NOTHING
-            """, [run_id]).fetchone()[0]
+            """, [run_id]).fetchall()[0][0]
         unmapped = _parquet(staging, "unmapped")
         if unmapped:
             counts["unmapped"] = con.execute(f"""
@@ -231,7 +231,7 @@ def load_staged(
                 FROM (SELECT md5(concat_ws('|', document_id, phrase, measure, coalesce(value::VARCHAR, ''),
                                            evidence)) AS mid, * FROM {unmapped})
                 ON CONFLICT (mention_id) DO NOTHING
-            """, [run_id]).fetchone()[0]
+            """, [run_id]).fetchall()[0][0]
         if before_commit is not None:
             before_commit(con, LoadCounts(**counts))
         con.execute("COMMIT")

@@ -1,0 +1,53 @@
+# zonefacts developer entry points. `make setup` is idempotent and near-instant when
+# uv.lock and pyproject.toml have not changed since the last sync.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON     ?= python3
+UV_VERSION := 0.13.9
+TOOLS      := .tools
+UV         := $(TOOLS)/bin/uv
+VENV       := .venv
+STAMP      := $(VENV)/.zonefacts-setup.stamp
+INBOX      ?= samples
+WAREHOUSE  ?= zonefacts.duckdb
+
+.PHONY: help setup run test bench clean distclean
+
+help:
+	@echo "make setup   create .venv from uv.lock (bootstraps uv into $(TOOLS)/ if missing)"
+	@echo "make run     ingest $(INBOX)/ into $(WAREHOUSE)"
+	@echo "make test    run the test suite"
+	@echo "make bench   benchmarks (see bench/)"
+	@echo "make clean   remove the local warehouse, staging and caches (keeps .venv)"
+
+setup: $(STAMP)
+
+# uv itself, pinned, in a private venv; built only when missing.
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+# Re-sync only when the lock or the project metadata changed (or .venv was removed).
+$(STAMP): uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen
+	@touch $@
+
+run: setup
+	$(VENV)/bin/zonefacts run --inbox $(INBOX) --warehouse $(WAREHOUSE)
+
+test: setup
+	$(VENV)/bin/pytest -q
+
+bench: setup
+	@echo "see bench/"
+
+clean:
+	rm -rf $(WAREHOUSE) $(WAREHOUSE).work $(WAREHOUSE).work.wal $(WAREHOUSE).wal \
+	       $(WAREHOUSE).lock $(WAREHOUSE).staging .$(WAREHOUSE).publish-* \
+	       .pytest_cache .hypothesis
+	find . -path ./$(VENV) -prune -o -path ./$(TOOLS) -prune -o -name __pycache__ -type d -print0 \
+	    | xargs -0 rm -rf
+
+distclean: clean
+	rm -rf $(VENV) $(TOOLS)

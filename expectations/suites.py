@@ -1,0 +1,851 @@
+"""Great Expectations suites, built in code and versioned with the repo.
+
+Three suites, each expectation tagged ``meta={"name": <stable name>, "severity": "error"|"warning"}``:
+
+* ``observations`` — a batch's staged observations (``validate_observations``). Error
+  failures move the row to quarantine; warning failures are listed in its ``dq_flags``.
+* ``documents`` — a batch's parsed documents and their digit-loss defects
+  (``validate_documents``). All warnings: documents are filtered at ingest already.
+* ``warehouse`` — query results of the loaded warehouse (``validate_warehouse``):
+  key integrity (error), cross-document conflicts and internal consistency (warning).
+
+A stable name may stand for several GX expectations (e.g. ``month_range_valid`` is
+three); its result fails when any of them fails. GX only has a pandas datasource
+here, so every check validates a pandas frame (``polars.to_pandas()``) with
+``result_format=COMPLETE`` and a ``row_id`` index column, which is how failing rows
+are told apart. GX is imported on first use (it takes seconds), and the context and
+suites are built once per process.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import json
+import math
+import re
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from expectations.ranges import IMPLIED_BENCHMARK, RANGE_MEASURES, load_ranges, range_name, resolve
+from expectations.results import ERROR, SAMPLE_SIZE, WARNING, ExpectationResult, fingerprint
+from transforms.extract import OBSERVATION_SCHEMA
+
+OBSERVATIONS = "observations"
+DOCUMENTS = "documents"
+WAREHOUSE = "warehouse"
+
+MONEY_UNITS = ("CNY", "USD", "HKD")
+LEVEL_MEASURES = ("level", "target")
+PERCENT_MEASURES = ("yoy_pct", "share_pct", "yoy_pct_2y_avg")
+RANGE_SEVERITY = {"yoy_pct": ERROR, "share_pct": ERROR, "yoy_pct_2y_avg": WARNING, "diff_pp": WARNING}
+IMPLIED_BENCHMARK_CHECK = "diff_pp_implied_benchmark_plausible"
+LOST_DIGITS_PER_1000_CHARS = 2.0      # defects (numbers whose digits were lost) per 1000 characters
+PARTS_TOLERANCE = 0.02                # parts vs total, relative
+DIFF_PP_TOLERANCE = 0.15              # zone yoy − benchmark yoy vs stated diff_pp, in pp
+CONFLICT_SAMPLE_GROUPS = 3
+
+CLEAN_SCHEMA = {**OBSERVATION_SCHEMA, "dq_flags": pl.List(pl.String)}
+QUARANTINE_SCHEMA = {"stage": pl.String, "path": pl.String, "document_id": pl.String,
+                     "reason": pl.String, "detail": pl.String, "payload": pl.Binary}
+_NATURAL_KEY = ("document_id", "entity", "year", "start_month", "end_month", "indicator", "segment", "measure",
+                "value", "benchmark", "qualifier")
+_STATEMENT = ["document_id", "entity", "year", "start_month", "end_month", "indicator", "segment"]
+_GX_TRIM = 20                         # unexpected rows kept per GX result for Data Docs
+_GX_KWARG_LIST = 30                   # longest value_set kept in a GX result for Data Docs
+
+
+class ExpectationError(RuntimeError):
+    """An expectation could not be evaluated (a bug in a suite, not bad data)."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One stable name: a severity, a human description and the GX expectations behind it."""
+    name: str
+    severity: str
+    description: str
+    expectations: tuple[Any, ...]
+
+
+@dataclass
+class ObservationValidation:
+    clean: pl.DataFrame               # CLEAN_SCHEMA: OBSERVATION_SCHEMA + dq_flags (warning names)
+    quarantined: pl.DataFrame         # QUARANTINE_SCHEMA, stage 'validation'
+    results: list[ExpectationResult]
+
+    @property
+    def expectations_failed(self) -> list[str]:
+        return [r.expectation for r in self.results if not r.success]
+
+
+# --------------------------------------------------------------------------- GX plumbing
+
+_LOCK = threading.RLock()
+
+
+@lru_cache(maxsize=1)
+def _gx() -> tuple[Any, Any]:
+    """(ephemeral context, whole-dataframe batch definition), once per process."""
+    import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    # GX logs a temporary docs folder at INFO on every context it makes (its module sets
+    # its own logger to INFO at import, so the parent's level is not enough)
+    for name in ("great_expectations", "great_expectations.data_context.types.base"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    batch_definition = (context.data_sources.add_pandas("zonefacts").add_dataframe_asset("frame")
+                        .add_batch_definition_whole_dataframe("whole"))
+    return context, batch_definition
+
+
+def warm_up() -> None:
+    """Import GX and build its context ahead of the first validation (it takes ~10 s);
+    the CLI calls this in a thread while Prefect's temporary server starts."""
+    with _LOCK:
+        _gx()
+        for name in _BUILDERS:
+            _suite(name)
+
+
+def _between(column: str, lo: float | None, hi: float | None, **kw):
+    import great_expectations.expectations as gxe
+    return gxe.ExpectColumnValuesToBeBetween(column=column, min_value=lo, max_value=hi, **kw)
+
+
+def range_column(measure: str, key: str) -> str:
+    """Column of the observations frame holding the values one range row applies to (else null).
+
+    Scoping by column rather than by GX ``row_condition`` keeps validation fast: GX
+    re-filters the frame with ``DataFrame.query`` for every metric of a conditioned
+    expectation."""
+    return f"{measure}__{'any' if key == '*' else key}"
+
+
+def _observation_checks() -> list[Check]:
+    import great_expectations.expectations as gxe
+
+    ranges = load_ranges()
+    checks = [
+        Check("indicator_in_vocabulary", ERROR, "indicator is a code of transforms/vocab/indicators.csv", (
+            gxe.ExpectColumnValuesToNotBeNull(column="indicator"),
+            gxe.ExpectColumnValuesToBeInSet(column="indicator", value_set={"$PARAMETER": "indicator_codes"}),
+        )),
+        Check("entity_resolved", ERROR, "entity is set and is a vocabulary entity or one registered by the batch", (
+            gxe.ExpectColumnValuesToNotBeNull(column="entity"),
+            gxe.ExpectColumnValuesToBeInSet(column="entity", value_set={"$PARAMETER": "entity_names"}),
+        )),
+        Check("month_range_valid", ERROR, "1 ≤ start_month ≤ end_month ≤ 12", (
+            _between("start_month", 1, 12),
+            _between("end_month", 1, 12),
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="end_month", column_B="start_month", or_equal=True,
+                                                        ignore_row_if="either_value_is_missing"),
+        )),
+    ]
+    for measure in RANGE_MEASURES:
+        rows = ranges.filter(pl.col("measure") == measure)
+        for r in rows.iter_rows(named=True):
+            where = "any indicator" if r["scope"] == "any" else f"{r['scope']} {r['key']}"
+            checks.append(Check(
+                range_name(measure, r["key"]), RANGE_SEVERITY[measure],
+                f"{measure} of {where} within [{r['min']:g}, {r['max']:g}] (expectations/ranges.csv)",
+                (_between(range_column(measure, r["key"]), r["min"], r["max"]),),
+            ))
+        if measure == "share_pct":
+            checks.append(Check("money_level_positive", ERROR, "money levels and targets are > 0", (
+                _between("money_level", 0, None, strict_min=True),
+            )))
+    checks += [
+        Check("year_resolved", WARNING, "the observation's year could be resolved", (
+            gxe.ExpectColumnValuesToNotBeNull(column="year"),
+        )),
+        Check("unit_consistent", WARNING,
+              "unit fits the indicator's unit_kind (money levels / targets: CNY/USD/HKD, a growth target may be "
+              "percent; count: count) and the measure (percent for yoy / share, pp for diff_pp)", (
+                  gxe.ExpectColumnValuesToBeInSet(column="unit_of_money_level", value_set=list(MONEY_UNITS)),
+                  gxe.ExpectColumnValuesToBeInSet(column="unit_of_count_level", value_set=["count"]),
+                  gxe.ExpectColumnValuesToBeInSet(column="unit_of_percent_measure", value_set=["percent"]),
+                  gxe.ExpectColumnValuesToBeInSet(column="unit_of_diff_pp", value_set=["pp"]),
+              )),
+    ]
+    implied = ranges.filter(pl.col("measure") == IMPLIED_BENCHMARK)
+    checks.append(Check(
+        IMPLIED_BENCHMARK_CHECK, WARNING,
+        "the benchmark growth a diff_pp implies (yoy_pct of the same statement minus diff_pp) is plausible for a "
+        "city / province (implied_benchmark_yoy_pct rows of expectations/ranges.csv)",
+        tuple(_between(range_column(IMPLIED_BENCHMARK, r["key"]), r["min"], r["max"], meta={"range": r["key"]},
+                       description=f"implied benchmark growth for {'any indicator' if r['key'] == '*' else r['key']} "
+                                   f"within [{r['min']:g}, {r['max']:g}]")
+              for r in implied.iter_rows(named=True)),
+    ))
+    return checks
+
+
+def _document_checks() -> list[Check]:
+    return [
+        Check("text_has_no_replacement_chars", WARNING, "text has no U+FFFD replacement characters",
+              (_between("replacement_chars", 0, 0),)),
+        Check("text_not_empty", WARNING, "text is not empty once whitespace is removed",
+              (_between("clean_chars", 1, None),)),
+        Check("lost_digit_rate_below_threshold", WARNING,
+              f"at most {LOST_DIGITS_PER_1000_CHARS:g} numbers with lost digits per 1000 characters",
+              (_between("defects_per_1000_chars", 0, LOST_DIGITS_PER_1000_CHARS),)),
+        Check("text_not_duplicate", WARNING, "no other document of the batch has exactly the same text",
+              (_between("same_text_documents", 0, 0),)),
+    ]
+
+
+def _warehouse_fact_checks() -> list[Check]:
+    import great_expectations.expectations as gxe
+    fk = [("document", "fk_document_resolves", "documents"), ("entity", "fk_entity_resolves", "dim_entity"),
+          ("period", "fk_period_resolves", "dim_period"), ("indicator", "fk_indicator_resolves", "dim_indicator")]
+    checks = [Check("observation_id_unique", ERROR, "observation_id is unique in fact_observation",
+                    (gxe.ExpectColumnValuesToBeUnique(column="observation_id"),))]
+    for column, name, table in fk:
+        checks.append(Check(name, ERROR, f"every fact_observation row finds its {table} row",
+                            (gxe.ExpectColumnValuesToNotBeNull(column=column),)))
+    checks += [
+        Check("fk_benchmark_resolves", ERROR, "benchmark_entity_id, when set, finds its dim_entity row",
+              (gxe.ExpectColumnValuesToNotBeNull(column="benchmark_if_set"),)),
+        Check("observations_agree_across_documents", WARNING,
+              "no other document states a different exact value for the same entity, period, indicator, "
+              "measure, segment, benchmark and unit", (_between("conflicting_values", 0, 0),)),
+    ]
+    return checks
+
+
+def _warehouse_document_checks() -> list[Check]:
+    return [Check("document_text_unique", WARNING,
+                  "no two loaded documents (different sha256 / path) have exactly the same text",
+                  (_between("same_text_documents", 0, 0),))]
+
+
+def _warehouse_consistency_checks() -> list[Check]:
+    return [
+        Check("trade_parts_sum_to_total", WARNING,
+              f"exports + imports = foreign_trade (levels, same entity / period / unit) within "
+              f"{PARTS_TOLERANCE:.0%}", (_between("gap_trade", 0, PARTS_TOLERANCE),)),
+        Check("gdp_parts_sum_to_total", WARNING,
+              f"value_added_primary + secondary + tertiary = gdp (levels) within {PARTS_TOLERANCE:.0%}",
+              (_between("gap_gdp", 0, PARTS_TOLERANCE),)),
+        Check("diff_pp_matches_benchmark_growth", WARNING,
+              f"zone yoy − benchmark yoy = stated diff_pp within {DIFF_PP_TOLERANCE} pp when the benchmark's "
+              "yoy for that indicator and period is in the warehouse",
+              (_between("gap_diff_pp", 0, DIFF_PP_TOLERANCE),)),
+    ]
+
+
+_BUILDERS: dict[str, Callable[[], list[Check]]] = {
+    "observations": _observation_checks,
+    "documents": _document_checks,
+    "warehouse_facts": _warehouse_fact_checks,
+    "warehouse_documents": _warehouse_document_checks,
+    "warehouse_consistency": _warehouse_consistency_checks,
+}
+
+
+@lru_cache(maxsize=None)
+def _suite(gx_name: str) -> tuple[Any, tuple[Check, ...]]:
+    import great_expectations as gx
+
+    context, _ = _gx()
+    checks = tuple(_BUILDERS[gx_name]())
+    suite = gx.ExpectationSuite(name=gx_name)
+    for check in checks:
+        for expectation in check.expectations:
+            expectation.meta = {**(expectation.meta or {}), "name": check.name, "severity": check.severity}
+            expectation.description = (f"[{check.severity}] {check.name}: "
+                                       f"{expectation.description or check.description}")
+            suite.add_expectation(expectation)
+    with _LOCK:
+        return context.suites.add(suite), checks
+
+
+def catalog() -> list[dict[str, str]]:
+    """Every stable expectation name: suite, name, severity, description (for docs and reports)."""
+    out = []
+    for gx_name in _BUILDERS:
+        label = WAREHOUSE if gx_name.startswith("warehouse") else gx_name
+        out += [{"suite": label, "expectation": c.name, "severity": c.severity, "description": c.description}
+                for c in _suite(gx_name)[1]]
+    return out
+
+
+def _plain(value: Any) -> Any:
+    """numpy / pandas scalars → JSON-ready Python values (NaN → None)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        try:
+            value = value.item()
+        except (ValueError, AttributeError):
+            return str(value)
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value.isoformat()
+    return str(value)
+
+
+def _trim_gx(result_dict: dict) -> dict:
+    """A GX result as JSON, with long row lists cut (it only feeds Data Docs)."""
+    d = _plain(result_dict)
+    res = d.get("result") or {}
+    for key in ("partial_unexpected_list", "unexpected_list", "partial_unexpected_index_list",
+                "unexpected_index_list", "partial_unexpected_counts"):
+        if isinstance(res.get(key), list):
+            res[key] = res[key][:_GX_TRIM]
+    if isinstance(res.get("unexpected_index_query"), str) and len(res["unexpected_index_query"]) > 200:
+        res["unexpected_index_query"] = res["unexpected_index_query"][:200] + "…"
+    kwargs = (d.get("expectation_config") or {}).get("kwargs") or {}
+    for key, value in list(kwargs.items()):
+        if isinstance(value, list) and len(value) > _GX_KWARG_LIST:
+            kwargs[key] = value[:_GX_KWARG_LIST] + [f"… {len(value) - _GX_KWARG_LIST} more"]
+    return d
+
+
+def _to_pandas(frame: pl.DataFrame):
+    scalar = [c for c, t in frame.schema.items() if not isinstance(t, (pl.List, pl.Array, pl.Struct, pl.Binary))]
+    return frame.select(scalar).to_pandas()
+
+
+SampleFn = Callable[[str, pl.DataFrame], list[dict]]
+
+
+def _evaluate(gx_name: str, label: str, frame: pl.DataFrame, index_columns: Sequence[str],
+              sample_fn: SampleFn, parameters: dict | None = None, gx_columns: Sequence[str] | None = None,
+              ) -> tuple[list[ExpectationResult], dict[str, set[int]]]:
+    """Validate ``frame`` (columns row_id, key, ...) with a suite; per stable name: a result and its rows.
+    ``gx_columns`` limits what is handed to GX (the samples still see the whole frame)."""
+    suite, checks = _suite(gx_name)
+    _, batch_definition = _gx()
+    result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": list(index_columns)}
+    data = _to_pandas(frame.select(list(gx_columns)) if gx_columns else frame)
+    with _LOCK:
+        validation = batch_definition.get_batch(batch_parameters={"dataframe": data}).validate(
+            suite, result_format=result_format, expectation_parameters=parameters or {})
+    by_name: dict[str, list] = {}
+    for r in validation.results:
+        info = r.exception_info or {}
+        if info.get("raised_exception"):
+            raise ExpectationError(f"{gx_name}/{r.expectation_config.meta.get('name')} could not be evaluated: "
+                                   f"{info.get('exception_message')}")
+        by_name.setdefault(r.expectation_config.meta["name"], []).append(r)
+    keys = dict(zip(frame.get_column("row_id").to_list(), frame.get_column("key").to_list()))
+    results: list[ExpectationResult] = []
+    failing: dict[str, set[int]] = {}
+    for check in checks:
+        gx_results = by_name.get(check.name, [])
+        rows: set[int] = set()
+        for r in gx_results:
+            for item in r.result.get("unexpected_index_list") or []:
+                rows.add(int(item["row_id"]))
+        success = all(r.success for r in gx_results)
+        failed_keys = tuple(sorted({str(keys[i]) for i in rows}))
+        sample = sample_fn(check.name, frame.filter(pl.col("row_id").is_in(sorted(rows)))) if rows else []
+        results.append(ExpectationResult(
+            suite=label, expectation=check.name, severity=check.severity, success=success,
+            unexpected_count=len(rows) if rows else sum(int(r.result.get("unexpected_count") or 0)
+                                                        for r in gx_results),
+            sample=sample, fingerprint=fingerprint(label, check.name, failed_keys), description=check.description,
+            keys=failed_keys, gx_results=tuple(_trim_gx(r.to_json_dict()) for r in gx_results),
+        ))
+        failing[check.name] = rows
+    return results, failing
+
+
+# --------------------------------------------------------------------------- observations
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _observation_detail(name: str, row: dict) -> str:
+    what = (f"{row.get('entity')} {row.get('period_label') or '?'} {row.get('indicator')}"
+            + (f"[{row['segment']}]" if row.get("segment") else "") + f" {row.get('measure')}")
+    value = _fmt(row.get("value"))
+    if name == IMPLIED_BENCHMARK_CHECK:
+        return (f"{what}: yoy {_fmt(row.get('zone_yoy_pct'))}% − diff {value} pp implies "
+                f"{row.get('benchmark') or 'the benchmark'} grew {_fmt(row.get('implied_benchmark_yoy_pct'))}%, "
+                f"outside plausible [{_fmt(row.get('benchmark_range_min'))}, {_fmt(row.get('benchmark_range_max'))}]")
+    if name.startswith(tuple(f"{m}_range" for m in RANGE_MEASURES)):
+        return (f"{what} = {value} outside plausible [{_fmt(row.get('range_min'))}, {_fmt(row.get('range_max'))}] "
+                f"({row.get('range_id')})")
+    if name == "month_range_valid":
+        return f"{what}: months {_fmt(row.get('start_month'))}–{_fmt(row.get('end_month'))} are not 1 ≤ start ≤ end ≤ 12"
+    if name == "year_resolved":
+        return f"{what}: year could not be resolved"
+    if name == "money_level_positive":
+        return f"{what} = {value} {row.get('unit')} is not > 0"
+    if name == "unit_consistent":
+        return f"{what}: unit {row.get('unit')!r} does not fit a {row.get('unit_kind')} indicator / this measure"
+    if name == "indicator_in_vocabulary":
+        return f"indicator {row.get('indicator')!r} is not in the vocabulary"
+    if name == "entity_resolved":
+        return f"entity {row.get('entity')!r} is missing or not registered"
+    return f"{what} = {value}"
+
+
+def _observation_sample(name: str, failing: pl.DataFrame) -> list[dict]:
+    out = []
+    for row in failing.head(SAMPLE_SIZE).iter_rows(named=True):
+        out.append(_plain({
+            "document": row["document_id"], "entity": row["entity"], "period": row["period_label"],
+            "indicator": row["indicator"], "segment": row["segment"], "measure": row["measure"],
+            "value": row["value"], "unit": row["unit"], "benchmark": row["benchmark"],
+            "evidence": row["evidence"], "detail": _observation_detail(name, row),
+        }))
+    return out
+
+
+def _indicators_of(vocabulary) -> pl.DataFrame:
+    indicators = getattr(vocabulary, "indicators", vocabulary)
+    if not isinstance(indicators, pl.DataFrame) or "code" not in indicators.columns:
+        raise TypeError("vocabulary must be a transforms.vocabulary.Vocabulary or its indicators frame")
+    return indicators
+
+
+def prepare_observations(observations: pl.DataFrame, vocabulary) -> pl.DataFrame:
+    """The frame the observations suite validates: the rows (OBSERVATION_SCHEMA) plus row_id, key,
+    unit_kind and category from the vocabulary, the resolved range and the implied benchmark growth."""
+    base = observations.select(list(OBSERVATION_SCHEMA)).cast(OBSERVATION_SCHEMA)
+    base = base.with_row_index("row_id").with_columns(pl.col("row_id").cast(pl.Int64))
+    key = pl.concat_str([pl.col(c).cast(pl.String).fill_null("∅") for c in _NATURAL_KEY], separator="|")
+    indicators = _indicators_of(vocabulary).select(
+        pl.col("code").alias("indicator"), pl.col("unit_kind"), pl.col("category")).unique("indicator")
+    frame = base.with_columns(key.alias("key")).join(indicators, on="indicator", how="left", maintain_order="left")
+    ranges = load_ranges()
+    frame = resolve(frame, ranges, pl.col("measure"), "range")
+    zone = (frame.filter(pl.col("measure") == "yoy_pct")
+            .group_by(_STATEMENT, maintain_order=True)
+            .agg(pl.col("value").first().alias("zone_yoy_pct")))
+    frame = frame.join(zone, on=_STATEMENT, how="left", nulls_equal=True, maintain_order="left")
+    implied = pl.when(pl.col("measure") == "diff_pp").then(pl.col("zone_yoy_pct") - pl.col("value"))
+    frame = frame.with_columns(implied.alias("implied_benchmark_yoy_pct"))
+    frame = resolve(frame, ranges, IMPLIED_BENCHMARK, "benchmark_range").with_columns(
+        pl.when(pl.col("implied_benchmark_yoy_pct").is_not_null()).then(pl.col(c)).alias(c)
+        for c in ("benchmark_range_id", "benchmark_range_min", "benchmark_range_max"))
+    level = pl.col("measure").is_in(list(LEVEL_MEASURES))
+    scoped = [pl.when(pl.col("range_id") == r["range_id"]).then(pl.col("value")).alias(range_column(r["measure"], r["key"]))
+              for r in ranges.filter(pl.col("measure") != IMPLIED_BENCHMARK).iter_rows(named=True)]
+    scoped += [pl.when(pl.col("benchmark_range_id") == r["range_id"]).then(pl.col("implied_benchmark_yoy_pct"))
+               .alias(range_column(IMPLIED_BENCHMARK, r["key"]))
+               for r in ranges.filter(pl.col("measure") == IMPLIED_BENCHMARK).iter_rows(named=True)]
+    scoped += [
+        pl.when(level & pl.col("unit").is_in(list(MONEY_UNITS))).then(pl.col("value")).alias("money_level"),
+        pl.when(level & (pl.col("unit_kind") == "money")
+                & ~((pl.col("measure") == "target") & (pl.col("unit") == "percent")))   # growth targets
+        .then(pl.col("unit")).alias("unit_of_money_level"),
+        pl.when(level & (pl.col("unit_kind") == "count")).then(pl.col("unit")).alias("unit_of_count_level"),
+        pl.when(pl.col("measure").is_in(list(PERCENT_MEASURES))).then(pl.col("unit")).alias("unit_of_percent_measure"),
+        pl.when(pl.col("measure") == "diff_pp").then(pl.col("unit")).alias("unit_of_diff_pp"),
+    ]
+    return frame.with_columns(scoped).sort("row_id")
+
+
+def validate_observations(observations: pl.DataFrame, vocabulary, entities: pl.DataFrame | None = None,
+                          ) -> ObservationValidation:
+    """Validate one batch of observations (OBSERVATION_SCHEMA) against the ``observations`` suite.
+
+    ``vocabulary``: a ``transforms.vocabulary.Vocabulary`` (or its indicators frame).
+    ``entities``: the batch's registered entities (``Extraction.entities``); an entity is known
+    when it is in the vocabulary or there. Without it, every named entity counts as registered.
+    Returns clean rows (+ ``dq_flags``), quarantined rows (reason = first failed error
+    expectation) and one ``ExpectationResult`` per stable name.
+    """
+    frame = prepare_observations(observations, vocabulary)
+    codes = _indicators_of(vocabulary).get_column("code").to_list()
+    names = set(frame.get_column("entity").drop_nulls().to_list()) if entities is None else set()
+    vocab_entities = getattr(vocabulary, "entities", None)
+    if isinstance(vocab_entities, pl.DataFrame) and "name" in vocab_entities.columns:
+        names |= set(vocab_entities.get_column("name").drop_nulls().to_list())
+    if entities is not None and "name" in entities.columns:
+        names |= set(entities.get_column("name").drop_nulls().to_list())
+    gx_columns = ["row_id", "key", "document_id", "evidence", "indicator", "entity", "year", "start_month",
+                  "end_month", *(c for c in frame.columns if "__" in c or c.startswith(("unit_of_", "money_level")))]
+    results, failing = _evaluate(
+        "observations", OBSERVATIONS, frame, ["row_id", "document_id", "evidence"], _observation_sample,
+        {"indicator_codes": sorted(codes), "entity_names": sorted(names)}, gx_columns=gx_columns)
+    _, checks = _suite("observations")
+    errors: dict[int, list[str]] = {}
+    warnings: dict[int, list[str]] = {}
+    for check in checks:
+        target = errors if check.severity == ERROR else warnings
+        for row_id in failing.get(check.name, ()):
+            target.setdefault(row_id, []).append(check.name)
+    flags = pl.Series("dq_flags", [warnings.get(i, []) for i in frame.get_column("row_id").to_list()],
+                      dtype=pl.List(pl.String))
+    rejected = sorted(errors)
+    clean = (frame.select(["row_id", *OBSERVATION_SCHEMA]).with_columns(flags)
+             .filter(~pl.col("row_id").is_in(rejected)).drop("row_id").cast(CLEAN_SCHEMA))
+    quarantine_rows = []
+    by_id = {row["row_id"]: row for row in frame.filter(pl.col("row_id").is_in(rejected)).iter_rows(named=True)}
+    for row_id in rejected:
+        row = by_id[row_id]
+        names_failed = errors[row_id]
+        record = _plain({c: row[c] for c in OBSERVATION_SCHEMA})
+        record["dq_flags"] = warnings.get(row_id, [])
+        record["failed"] = names_failed
+        quarantine_rows.append({
+            "stage": "validation", "path": None, "document_id": row["document_id"], "reason": names_failed[0],
+            "detail": "; ".join(f"{n}: {_observation_detail(n, row)}" for n in names_failed)[:2000],
+            "payload": json.dumps(record, ensure_ascii=False, sort_keys=True).encode("utf-8"),
+        })
+    quarantined = pl.DataFrame(quarantine_rows, schema=QUARANTINE_SCHEMA)
+    return ObservationValidation(clean=clean, quarantined=quarantined, results=results)
+
+
+# --------------------------------------------------------------------------- documents
+
+
+def _snippet(text: str | None, at: int, width: int = 30) -> str:
+    if not text:
+        return ""
+    at = max(at, 0)
+    return text[max(at - width, 0): at + width]
+
+
+def prepare_documents(documents: pl.DataFrame, defects: pl.DataFrame | None) -> pl.DataFrame:
+    text_col = "text" if "text" in documents.columns else "raw_text"
+    label = pl.coalesce([pl.col(c).cast(pl.String) for c in ("path", "stem", "document_id") if c in documents.columns])
+    frame = documents.select(
+        pl.col("document_id").cast(pl.String), label.alias("document"),
+        (pl.col("sha256").cast(pl.String) if "sha256" in documents.columns else pl.lit(None, pl.String)).alias("sha256"),
+        pl.col(text_col).cast(pl.String).fill_null("").alias("text"),
+    ).with_row_index("row_id").with_columns(pl.col("row_id").cast(pl.Int64), pl.col("document_id").alias("key"))
+    if defects is not None and defects.height:
+        per_doc = defects.group_by("document_id").agg(
+            pl.len().alias("defects"),
+            pl.col("text").first().alias("defect_example"))
+    else:
+        per_doc = pl.DataFrame(schema={"document_id": pl.String, "defects": pl.UInt32, "defect_example": pl.String})
+    frame = frame.join(per_doc, on="document_id", how="left", maintain_order="left")
+    text_hash = pl.col("text").hash()
+    frame = frame.with_columns(
+        pl.col("text").str.len_chars().alias("text_chars"),
+        pl.col("text").str.count_matches("\ufffd", literal=True).alias("replacement_chars"),
+        pl.col("text").str.find("\ufffd", literal=True).alias("replacement_at"),
+        pl.col("text").str.replace_all(r"[\s\u200b-\u200d\u2060\ufeff]", "").str.len_chars().alias("clean_chars"),
+        pl.col("defects").fill_null(0).cast(pl.Int64),
+        text_hash.alias("text_hash"),
+    ).with_columns(
+        (pl.col("defects") * 1000.0 / pl.max_horizontal(pl.col("text_chars"), 1)).alias("defects_per_1000_chars"),
+    )
+    groups = frame.group_by("text_hash").agg(pl.col("document").alias("same_text"), pl.col("document_id").alias("ids"))
+    frame = frame.join(groups, on="text_hash", how="left", maintain_order="left").with_columns(
+        pl.col("same_text").list.set_difference(pl.concat_list(pl.col("document"))).list.join(", ").alias("duplicate_of"),
+        (pl.col("ids").list.n_unique() - 1).alias("same_text_documents"),
+    ).drop("same_text", "ids")
+    return frame.sort("row_id")
+
+
+def _document_sample(name: str, failing: pl.DataFrame) -> list[dict]:
+    out = []
+    for row in failing.head(SAMPLE_SIZE).iter_rows(named=True):
+        if name == "text_has_no_replacement_chars":
+            evidence = _snippet(row["text"], row["replacement_at"] or 0)
+            detail = f"{row['replacement_chars']} U+FFFD replacement characters"
+        elif name == "text_not_empty":
+            evidence = row["text"][:40]
+            detail = "no text left once whitespace is removed"
+        elif name == "lost_digit_rate_below_threshold":
+            evidence = row["defect_example"] or ""
+            detail = (f"{row['defects']} numbers with lost digits in {row['text_chars']} characters "
+                      f"({row['defects_per_1000_chars']:.2f} per 1000 > {LOST_DIGITS_PER_1000_CHARS:g})")
+        else:
+            evidence = row["text"][:60]
+            detail = f"same text as {row['duplicate_of']}"
+        out.append(_plain({"document": row["document"], "document_id": row["document_id"], "evidence": evidence,
+                           "detail": detail}))
+    return out
+
+
+def validate_documents(documents: pl.DataFrame, defects: pl.DataFrame | None = None) -> list[ExpectationResult]:
+    """Validate one batch of parsed documents (document_id, text, optional path / sha256) and the
+    extractor's defects (DEFECT_SCHEMA) against the ``documents`` suite (all warnings)."""
+    frame = prepare_documents(documents, defects)
+    gx_frame = frame.drop("text")
+    results, _ = _evaluate("documents", DOCUMENTS, gx_frame, ["row_id", "document", "document_id"],
+                           lambda name, failing: _document_sample(
+                               name, frame.filter(pl.col("row_id").is_in(failing.get_column("row_id")))))
+    return results
+
+
+def validate_extraction(extraction, vocabulary, documents: pl.DataFrame | None = None) -> ObservationValidation:
+    """One batch in one call: the observations suite on ``extraction.observations`` (entities
+    registered by ``extraction.entities``) plus, when ``documents`` is given, the documents
+    suite on them and ``extraction.defects``. ``results`` holds both suites' results."""
+    checked = validate_observations(extraction.observations, vocabulary, extraction.entities)
+    if documents is not None:
+        checked.results = checked.results + validate_documents(documents, extraction.defects)
+    return checked
+
+
+# --------------------------------------------------------------------------- warehouse
+
+_FACTS_SQL = """
+WITH facts AS (
+    SELECT f.observation_id, f.document_id, f.entity_id, f.period_id, f.indicator_id, f.measure, f.segment,
+           f.benchmark_entity_id, f.unit, f.value
+    FROM fact_observation f JOIN dim_period p ON p.period_id = f.period_id
+    WHERE p.year IS NOT NULL AND f.qualifier = 'exact'
+),
+conflicts AS (
+    SELECT a.observation_id,
+           count(DISTINCT b.value) AS conflicting_values,
+           string_agg(DISTINCT coalesce(db.stem, b.document_id), ', ') AS conflicting_documents,
+           md5(concat_ws('|', a.entity_id, a.period_id, a.indicator_id, a.measure, coalesce(a.segment, ''),
+                         coalesce(a.benchmark_entity_id::VARCHAR, ''), a.unit)) AS conflict_key
+    FROM facts a
+    JOIN facts b
+      ON b.entity_id = a.entity_id AND b.period_id = a.period_id AND b.indicator_id = a.indicator_id
+     AND b.measure = a.measure AND b.segment IS NOT DISTINCT FROM a.segment
+     AND b.benchmark_entity_id IS NOT DISTINCT FROM a.benchmark_entity_id AND b.unit = a.unit
+     AND b.document_id <> a.document_id
+     AND abs(b.value - a.value) > 1e-9 * greatest(abs(a.value), abs(b.value), 1e-9)
+    LEFT JOIN documents db ON db.document_id = b.document_id
+    GROUP BY ALL
+)
+SELECT f.observation_id AS key, f.observation_id, f.document_id, d.stem AS document, e.name AS entity,
+       p.label AS period, i.code AS indicator, f.segment, f.measure, f.value, f.unit, f.qualifier,
+       f.benchmark_entity_id, b.name AS benchmark,
+       CASE WHEN f.benchmark_entity_id IS NULL THEN '' ELSE b.name END AS benchmark_if_set,
+       f.evidence, f.entity_id, f.period_id, f.indicator_id,
+       coalesce(c.conflicting_values, 0)::BIGINT AS conflicting_values, c.conflicting_documents, c.conflict_key
+FROM fact_observation f
+LEFT JOIN documents d ON d.document_id = f.document_id
+LEFT JOIN dim_entity e ON e.entity_id = f.entity_id
+LEFT JOIN dim_period p ON p.period_id = f.period_id
+LEFT JOIN dim_indicator i ON i.indicator_id = f.indicator_id
+LEFT JOIN dim_entity b ON b.entity_id = f.benchmark_entity_id
+LEFT JOIN conflicts c ON c.observation_id = f.observation_id
+ORDER BY f.observation_id
+"""
+
+_DOCUMENTS_SQL = """
+WITH docs AS (SELECT document_id, path, stem, sha256, md5(raw_text) AS text_md5, left(raw_text, 60) AS head
+              FROM documents)
+SELECT a.document_id AS key, a.document_id, a.path AS document, a.sha256, a.head,
+       count(b.document_id)::BIGINT AS same_text_documents,
+       string_agg(b.path, ', ' ORDER BY b.path) AS duplicate_of
+FROM docs a
+LEFT JOIN docs b ON b.text_md5 = a.text_md5 AND b.document_id <> a.document_id
+GROUP BY ALL
+ORDER BY a.document_id
+"""
+
+# One row per checked fact: the most favourable combination of parts (same document first).
+_CONSISTENCY_SQL = """
+WITH obs AS (
+    SELECT f.observation_id, f.document_id, coalesce(d.stem, f.document_id) AS document, f.entity_id,
+           f.period_id, i.code AS indicator, f.segment, f.measure, f.value, f.unit, f.evidence,
+           f.benchmark_entity_id
+    FROM fact_observation f
+    JOIN dim_indicator i ON i.indicator_id = f.indicator_id
+    LEFT JOIN documents d ON d.document_id = f.document_id
+),
+lv AS (SELECT * FROM obs WHERE measure = 'level' AND segment IS NULL),
+trade AS (
+    SELECT 'trade' AS "check", t.observation_id, t.document, t.evidence,
+           abs(x.value + m.value - t.value) / nullif(abs(t.value), 0) AS gap,
+           x.document || ' | ' || m.document AS related_documents,
+           x.evidence || ' | ' || m.evidence AS related_evidence,
+           format('exports {} + imports {} = {} vs foreign_trade {} ({})', x.value, m.value, x.value + m.value,
+                  t.value, t.unit) AS detail,
+           (x.document_id = t.document_id AND m.document_id = t.document_id) AS same_document
+    FROM lv t
+    JOIN lv x ON x.indicator = 'exports' AND x.entity_id = t.entity_id AND x.period_id = t.period_id
+             AND x.unit = t.unit
+    JOIN lv m ON m.indicator = 'imports' AND m.entity_id = t.entity_id AND m.period_id = t.period_id
+             AND m.unit = t.unit
+    WHERE t.indicator = 'foreign_trade'
+),
+gdp AS (
+    SELECT 'gdp' AS "check", g.observation_id, g.document, g.evidence,
+           abs(a.value + b.value + c.value - g.value) / nullif(abs(g.value), 0) AS gap,
+           a.document || ' | ' || b.document || ' | ' || c.document AS related_documents,
+           a.evidence || ' | ' || b.evidence || ' | ' || c.evidence AS related_evidence,
+           format('primary {} + secondary {} + tertiary {} = {} vs gdp {} ({})', a.value, b.value, c.value,
+                  a.value + b.value + c.value, g.value, g.unit) AS detail,
+           (a.document_id = g.document_id AND b.document_id = g.document_id AND c.document_id = g.document_id)
+               AS same_document
+    FROM lv g
+    JOIN lv a ON a.indicator = 'value_added_primary' AND a.entity_id = g.entity_id AND a.period_id = g.period_id
+             AND a.unit = g.unit
+    JOIN lv b ON b.indicator = 'value_added_secondary' AND b.entity_id = g.entity_id AND b.period_id = g.period_id
+             AND b.unit = g.unit
+    JOIN lv c ON c.indicator = 'value_added_tertiary' AND c.entity_id = g.entity_id AND c.period_id = g.period_id
+             AND c.unit = g.unit
+    WHERE g.indicator = 'gdp'
+),
+diff AS (
+    SELECT 'diff_pp' AS "check", dp.observation_id, dp.document, dp.evidence,
+           abs((z.value - c.value) - dp.value) AS gap,
+           z.document || ' | ' || c.document AS related_documents,
+           z.evidence || ' | ' || c.evidence AS related_evidence,
+           format('zone yoy {} − benchmark yoy {} = {} vs stated diff {} pp', z.value, c.value,
+                  round(z.value - c.value, 4), dp.value) AS detail,
+           (z.document_id = dp.document_id AND c.document_id = dp.document_id) AS same_document
+    FROM obs dp
+    JOIN obs z ON z.measure = 'yoy_pct' AND z.entity_id = dp.entity_id AND z.period_id = dp.period_id
+              AND z.indicator = dp.indicator AND z.segment IS NOT DISTINCT FROM dp.segment
+    JOIN obs c ON c.measure = 'yoy_pct' AND c.entity_id = dp.benchmark_entity_id AND c.period_id = dp.period_id
+              AND c.indicator = dp.indicator AND c.segment IS NOT DISTINCT FROM dp.segment
+    WHERE dp.measure = 'diff_pp' AND dp.benchmark_entity_id IS NOT NULL
+),
+checks AS (SELECT * FROM trade UNION ALL SELECT * FROM gdp UNION ALL SELECT * FROM diff)
+SELECT "check" || ':' || observation_id AS key, "check", observation_id, document, evidence, gap,
+       CASE WHEN "check" = 'trade' THEN gap END AS gap_trade,
+       CASE WHEN "check" = 'gdp' THEN gap END AS gap_gdp,
+       CASE WHEN "check" = 'diff_pp' THEN gap END AS gap_diff_pp,
+       related_documents, related_evidence, detail
+FROM checks
+WHERE gap IS NOT NULL
+QUALIFY row_number() OVER (PARTITION BY "check", observation_id ORDER BY same_document DESC, gap, related_evidence) = 1
+ORDER BY "check", observation_id
+"""
+
+
+def _query(con, sql: str) -> pl.DataFrame:
+    frame = con.sql(sql).pl()
+    return frame.with_row_index("row_id").with_columns(pl.col("row_id").cast(pl.Int64))
+
+
+def _fact_sample(name: str, failing: pl.DataFrame) -> list[dict]:
+    columns = ["document", "document_id", "observation_id", "entity", "period", "indicator", "segment", "measure",
+               "value", "unit", "benchmark", "evidence"]
+    if name == "observations_agree_across_documents":
+        groups = failing.get_column("conflict_key").unique(maintain_order=True).head(CONFLICT_SAMPLE_GROUPS).to_list()
+        rows = failing.filter(pl.col("conflict_key").is_in(groups)).sort("conflict_key", "document", "value")
+        return [_plain({**{c: r[c] for c in columns}, "conflict": r["conflict_key"],
+                        "detail": f"other documents state a different value: {r['conflicting_documents']}"})
+                for r in rows.iter_rows(named=True)]
+    details = {
+        "observation_id_unique": "observation_id appears more than once",
+        "fk_document_resolves": "document_id {document_id} not in documents",
+        "fk_entity_resolves": "entity_id {entity_id} not in dim_entity",
+        "fk_period_resolves": "period_id {period_id} not in dim_period",
+        "fk_indicator_resolves": "indicator_id {indicator_id} not in dim_indicator",
+        "fk_benchmark_resolves": "benchmark_entity_id {benchmark_entity_id} not in dim_entity",
+    }
+    return [_plain({**{c: r[c] for c in columns}, "detail": details.get(name, name).format(**r)})
+            for r in failing.head(SAMPLE_SIZE).iter_rows(named=True)]
+
+
+def _warehouse_document_sample(name: str, failing: pl.DataFrame) -> list[dict]:
+    return [_plain({"document": r["document"], "document_id": r["document_id"], "evidence": r["head"],
+                    "detail": f"same text as {r['duplicate_of']}"})
+            for r in failing.head(SAMPLE_SIZE).iter_rows(named=True)]
+
+
+def _consistency_sample(name: str, failing: pl.DataFrame) -> list[dict]:
+    return [_plain({"document": r["document"], "observation_id": r["observation_id"], "evidence": r["evidence"],
+                    "related_documents": r["related_documents"], "related_evidence": r["related_evidence"],
+                    "gap": r["gap"], "detail": r["detail"]})
+            for r in failing.sort("gap", descending=True).head(SAMPLE_SIZE).iter_rows(named=True)]
+
+
+def validate_warehouse(con) -> list[ExpectationResult]:
+    """Validate the loaded warehouse through ``con`` (read-only queries) against the ``warehouse`` suite."""
+    facts = _query(con, _FACTS_SQL)
+    documents = _query(con, _DOCUMENTS_SQL)
+    consistency = _query(con, _CONSISTENCY_SQL)
+    results, _ = _evaluate("warehouse_facts", WAREHOUSE, facts, ["row_id", "observation_id", "document", "evidence"],
+                           _fact_sample)
+    results += _evaluate("warehouse_documents", WAREHOUSE, documents, ["row_id", "document", "duplicate_of"],
+                         _warehouse_document_sample)[0]
+    results += _evaluate("warehouse_consistency", WAREHOUSE, consistency,
+                         ["row_id", "observation_id", "document", "evidence", "related_documents",
+                          "related_evidence"], _consistency_sample)[0]
+    return results
+
+
+# --------------------------------------------------------------------------- Data Docs
+
+
+def _escape(value: Any, skip: frozenset[str] = frozenset({"row_condition"})) -> Any:
+    """HTML-escape every string of a GX result (GX's Data Docs renderer does not)."""
+    if isinstance(value, dict):
+        return {k: (v if k in skip else _escape(v, skip)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escape(v, skip) for v in value]
+    if isinstance(value, str):
+        return html.escape(value, quote=True)
+    return value
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)[:80] or "run"
+
+
+def build_data_docs(results_by_suite: Mapping[str, Sequence[ExpectationResult]], directory: Path | str,
+                    run_id: str | None = None) -> Path:
+    """Render the GX results behind ``results_by_suite`` as Data Docs under ``directory`` (a GX
+    file context, kept between runs so the docs show history); returns the index.html path.
+
+    Every string of the results is HTML-escaped first: evidence is article text, and GX's
+    renderer writes values into the page unescaped."""
+    import great_expectations as gx
+    from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResultSchema
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier, ValidationResultIdentifier,
+    )
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    run_name = _safe_name(run_id or "zonefacts")
+    run_time = _dt.datetime.now(_dt.timezone.utc)
+    with _LOCK:
+        context = gx.get_context(mode="file", project_root_dir=str(directory))
+        identifiers = []
+        for suite_name, results in results_by_suite.items():
+            gx_results = [_escape(d) for r in results for d in r.gx_results]
+            if not gx_results:
+                continue
+            successful = sum(1 for d in gx_results if d.get("success"))
+            document = {
+                "success": successful == len(gx_results),
+                "results": gx_results,
+                "suite_name": _safe_name(suite_name),
+                "suite_parameters": {},
+                "statistics": {"evaluated_expectations": len(gx_results), "successful_expectations": successful,
+                               "unsuccessful_expectations": len(gx_results) - successful,
+                               "success_percent": 100.0 * successful / len(gx_results)},
+                "meta": {"great_expectations_version": gx.__version__,
+                         "run_id": {"run_name": run_name, "run_time": run_time.isoformat()},
+                         "validation_time": run_time.isoformat(),
+                         "batch_spec": {"batch_data": "PandasDataFrame"},
+                         "active_batch_definition": {"datasource_name": "zonefacts", "data_connector_name": "fluent",
+                                                     "data_asset_name": _safe_name(suite_name),
+                                                     "batch_identifiers": {"run": run_name}}},
+            }
+            suite_result = ExpectationSuiteValidationResultSchema().load(document)
+            suite_id = ExpectationSuiteIdentifier(name=_safe_name(suite_name))
+            identifier = ValidationResultIdentifier(
+                expectation_suite_identifier=suite_id,
+                run_id=RunIdentifier(run_name=run_name, run_time=run_time),
+                batch_identifier=run_name)
+            context.validation_results_store.store_validation_results(
+                suite_validation_result=suite_result, suite_validation_result_identifier=identifier,
+                expectation_suite_identifier=suite_id)
+            identifiers.append(identifier)
+        context.build_data_docs(resource_identifiers=identifiers or None)
+    return directory / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"

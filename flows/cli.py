@@ -1,0 +1,317 @@
+"""``zonefacts`` command line: run the pipeline, query the published warehouse, show status.
+
+Exit codes:
+    0   success (also when some files were quarantined: that is data, not a failure)
+    1   the run failed (recorded in pipeline_runs as 'failed'; the published data is unchanged)
+    2   bad usage, or a query that is refused / fails in ``zonefacts sql``
+    3   a warehouse file is missing, locked by another program, or damaged (WarehouseError)
+    75  EX_TEMPFAIL: another zonefacts run holds the warehouse lock; nothing was done, try later
+
+This module is the only place that reads the environment (settings, ZONEFACTS_FAULT).
+"""
+from __future__ import annotations
+
+import argparse
+import atexit
+import logging
+import os
+import typing
+import sys
+import threading
+import time
+from pathlib import Path
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_WAREHOUSE, EXIT_TEMPFAIL = 0, 1, 2, 3, 75
+
+# Statement types `zonefacts sql` runs; everything else is refused before it reaches DuckDB.
+_READ_STATEMENTS = {"SELECT", "EXPLAIN"}
+_READ_HINT = "SELECT / WITH / FROM / VALUES / SHOW / DESCRIBE / SUMMARIZE / EXPLAIN"
+
+
+def _quiet_prefect() -> None:
+    """Prefect reads these at import: keep normal output to our own summary."""
+    for name, value in {
+        "PREFECT_LOGGING_LEVEL": "WARNING",
+        "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_CLI_PROMPT": "false",
+        # the temporary server needs ~25 s on a small machine (Prefect's default wait is 20 s)
+        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    }.items():
+        os.environ.setdefault(name, value)
+    # GX logs its temporary docs folder at INFO on every validation
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    # DuckDB's nanobind binding reports objects still cached by typing at shutdown as
+    # "leaked"; they are not (nanobind docs, refleaks): clearing typing's caches first
+    # keeps stderr for real errors.
+    atexit.register(_clear_typing_caches)
+
+
+def _warm_up_validation() -> None:
+    try:
+        from expectations.suites import warm_up
+
+        warm_up()
+    except Exception:  # noqa: BLE001 - the validate stage will raise it properly
+        pass
+
+
+def _clear_typing_caches() -> None:
+    for cleanup in getattr(typing, "_cleanups", []):
+        cleanup()
+
+
+def _err(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+# --------------------------------------------------------------------------- run
+
+
+def _print_summary(summary: dict) -> None:
+    reasons = summary.get("quarantine_reasons") or {}
+    reason_text = ", ".join(f"{k}: {v}" for k, v in reasons.items())
+    lines = [
+        f"zonefacts run {summary.get('run_id', '?')[:12]}: {summary.get('status')}",
+        f"  documents     seen {summary.get('documents_seen', 0)}, new {summary.get('documents_new', 0)}, "
+        f"skipped {summary.get('documents_skipped', 0)}, quarantined {summary.get('documents_quarantined', 0)}"
+        + (f" ({reason_text})" if reason_text else ""),
+        f"  observations  loaded {summary.get('observations_loaded', 0)} "
+        f"(extracted {summary.get('observations_extracted', 0)})",
+        f"  defects {summary.get('defects', 0)}, unmapped mentions {summary.get('unmapped', 0)}, "
+        f"expectations failed {summary.get('expectations_failed', 0)}",
+        *[f"    {f['severity']:<7} {f['suite']}.{f['expectation']} ({f['unexpected_count']} rows)"
+          for f in summary.get("failed_expectations") or []],
+        *([f"  data docs     {summary['data_docs']}"] if summary.get("data_docs") else []),
+        *([f"  alerts        sent {summary.get('alerts_sent', 0)}, channel errors {len(summary['alert_errors'])}"]
+          if summary.get("alert_errors") else []),
+        f"  run time      {summary.get('duration_seconds', 0):.1f} s",
+        f"  warehouse     {summary.get('warehouse')}",
+    ]
+    print("\n".join(lines))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from flows.settings import load_settings
+
+    settings = load_settings().with_overrides(
+        inbox=Path(args.inbox) if args.inbox else None,
+        warehouse=Path(args.warehouse) if args.warehouse else None,
+        max_file_bytes=args.max_file_bytes, batch_documents=args.batch_documents,
+        lock_wait_seconds=args.lock_wait,
+    )
+    fault = os.environ.get("ZONEFACTS_FAULT") or None
+    if not settings.inbox.is_dir():
+        _err(f"zonefacts: inbox {settings.inbox} is not a directory")
+        return EXIT_USAGE
+
+    _quiet_prefect()
+    from flows.pipeline import Fault, PipelineFailed, RunLocked, run_lock, zonefacts_run
+    from warehouse.store import WarehouseError
+
+    try:
+        Fault.parse(fault)
+    except ValueError as exc:
+        _err(f"zonefacts: ZONEFACTS_FAULT: {exc}")
+        return EXIT_USAGE
+    if not settings.lock_wait_seconds:
+        # cheap early answer, before Prefect starts its server; the flow takes the lock for real
+        try:
+            with run_lock(settings.lock_path, 0):
+                pass
+        except RunLocked as exc:
+            _err(f"zonefacts: {exc}")
+            return EXIT_TEMPFAIL
+    try:
+        # GX takes ~10 s to import: do it while Prefect's temporary server starts
+        threading.Thread(target=_warm_up_validation, name="gx-warm-up", daemon=True).start()
+        summary = zonefacts_run(
+            inbox=str(settings.inbox.resolve()), warehouse=str(settings.warehouse.resolve()),
+            max_file_bytes=settings.max_file_bytes, batch_documents=settings.batch_documents,
+            lock_wait_seconds=settings.lock_wait_seconds, fault=fault,
+        )
+    except PipelineFailed as exc:
+        _print_summary(exc.summary)
+        _err(f"zonefacts: run failed: {exc.summary.get('error')}")
+        return EXIT_WAREHOUSE if exc.summary.get("error_type") == "WarehouseError" else EXIT_FAILED
+    except WarehouseError as exc:
+        _err(f"zonefacts: {exc}")
+        return EXIT_WAREHOUSE
+    except Exception as exc:  # noqa: BLE001 - orchestration trouble, e.g. Prefect's server did not start
+        hint = ("" if os.environ.get("PREFECT_API_URL") else
+                " (zonefacts starts Prefect's temporary local server; set PREFECT_API_URL to use a running one)")
+        _err(f"zonefacts: run could not complete: {type(exc).__name__}: {exc}{hint}")
+        return EXIT_FAILED
+    if summary.get("status") == "skipped":
+        _err(f"zonefacts: {summary.get('message')}")
+        return EXIT_TEMPFAIL
+    _print_summary(summary)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- sql
+
+
+def _query_published(warehouse: Path, statements: list[str]) -> list[tuple[list[str], list[tuple]]]:
+    from warehouse.store import open_published
+
+    con = open_published(warehouse)
+    try:
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+        results = []
+        for sql in statements:
+            cur = con.execute(sql)
+            columns = [d[0] for d in cur.description] if cur.description else []
+            results.append((columns, cur.fetchall() if columns else []))
+        return results
+    finally:
+        con.close()
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from flows.console import render
+    from flows.settings import load_settings
+    from warehouse.store import WarehouseError
+
+    warehouse = Path(args.warehouse) if args.warehouse else load_settings().warehouse
+    try:
+        statements = duckdb.extract_statements(args.query)
+    except duckdb.Error as exc:
+        _err(f"zonefacts sql: cannot parse the query: {exc}")
+        return EXIT_USAGE
+    if not statements:
+        _err("zonefacts sql: empty query")
+        return EXIT_USAGE
+    for stmt in statements:
+        kind = stmt.type.name
+        if kind not in _READ_STATEMENTS:
+            _err(f"zonefacts sql: refused {kind.replace('_', ' ')} statement: `zonefacts sql` only reads "
+                 f"the published snapshot ({_READ_HINT}). The warehouse is changed only by `zonefacts run`.")
+            return EXIT_USAGE
+    try:
+        results = _query_published(warehouse, [s.query for s in statements])
+    except WarehouseError as exc:
+        _err(f"zonefacts sql: {exc}")
+        return EXIT_WAREHOUSE
+    except duckdb.PermissionException as exc:
+        _err(f"zonefacts sql: refused: file and network access is disabled in `zonefacts sql` "
+             f"(only the warehouse tables can be read). DuckDB said: {exc}")
+        return EXIT_USAGE
+    except duckdb.Error as exc:
+        text = str(exc)
+        if "read-only" in text:
+            _err(f"zonefacts sql: refused: the published warehouse is opened read-only. DuckDB said: {text}")
+        else:
+            _err(f"zonefacts sql: query failed: {text}")
+        return EXIT_USAGE
+    outputs = [render(cols, rows, args.format) for cols, rows in results if cols]
+    if outputs:
+        print("\n\n".join(outputs))
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- status
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from flows.console import render
+    from flows.settings import load_settings
+    from warehouse.store import WarehouseError, open_published
+
+    warehouse = Path(args.warehouse) if args.warehouse else load_settings().warehouse
+    try:
+        con = open_published(warehouse)
+    except WarehouseError as exc:
+        _err(f"zonefacts status: {exc}")
+        return EXIT_WAREHOUSE
+    try:
+        documents = con.execute("SELECT count(*) FROM documents").fetchall()[0][0]
+        facts = con.execute("SELECT count(*) FROM fact_observation").fetchall()[0][0]
+        runs = con.execute("""
+            SELECT strftime(started_at, '%Y-%m-%d %H:%M:%S') AS started, status,
+                   documents_seen AS seen, documents_new AS new, documents_skipped AS skipped,
+                   documents_quarantined AS quarantined, observations_loaded AS observations,
+                   expectations_failed AS expectations,
+                   round(epoch(finished_at) - epoch(started_at), 1) AS seconds,
+                   left(run_id, 12) AS run_id
+            FROM pipeline_runs ORDER BY started_at DESC LIMIT ?""", [args.runs])
+        run_cols = [d[0] for d in runs.description]
+        run_rows = runs.fetchall()
+        total_q = con.execute("SELECT count(*) FROM quarantine").fetchall()[0][0]
+        quarantine = con.execute("""
+            SELECT path, reason, detail, stage,
+                   strftime(max(quarantined_at), '%Y-%m-%d %H:%M:%S') AS last_seen
+            FROM quarantine GROUP BY path, reason, detail, stage
+            ORDER BY path NULLS LAST, reason LIMIT ?""", [args.quarantine_limit])
+        q_cols = [d[0] for d in quarantine.description]
+        q_rows = quarantine.fetchall()
+    except duckdb.Error as exc:
+        _err(f"zonefacts status: {warehouse} cannot be read as a zonefacts warehouse: {exc}")
+        return EXIT_WAREHOUSE
+    finally:
+        con.close()
+    print(f"warehouse {warehouse}: {documents} documents, {facts} observations")
+    print()
+    print(f"last {len(run_rows)} runs")
+    print(render(run_cols, run_rows))
+    print()
+    print(f"quarantine ({total_q} rows)")
+    print(render(q_cols, q_rows))
+    if len(q_rows) >= args.quarantine_limit:
+        print(f"… showing the first {args.quarantine_limit}; query the quarantine table for all of them")
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- main
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="zonefacts", description="Regional-economy news text → DuckDB warehouse of indicator facts.",
+        epilog="exit codes: 0 ok, 1 run failed, 2 usage/refused query, 3 warehouse error, "
+               "75 another run holds the lock")
+    sub = parser.add_subparsers(dest="command", required=True)
+    wh_help = "warehouse file (default: $ZONEFACTS_WAREHOUSE or ./zonefacts.duckdb)"
+
+    run = sub.add_parser("run", help="ingest the inbox into the warehouse and publish it")
+    run.add_argument("--inbox", help="directory of news files (default: $ZONEFACTS_INBOX or ./samples)")
+    run.add_argument("--warehouse", help=wh_help)
+    run.add_argument("--max-file-bytes", type=int, help="files larger than this are quarantined")
+    run.add_argument("--batch-documents", type=int, help="files per batch (one task run per stage per batch)")
+    run.add_argument("--lock-wait", type=float, metavar="SECONDS",
+                     help="wait this long for a concurrent run to finish before giving up (exit 75)")
+    run.set_defaults(func=cmd_run)
+
+    sql = sub.add_parser("sql", help="run a read-only query on the published warehouse")
+    sql.add_argument("query")
+    sql.add_argument("--warehouse", help=wh_help)
+    sql.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    sql.set_defaults(func=cmd_sql)
+
+    status = sub.add_parser("status", help="last runs and the quarantine")
+    status.add_argument("--warehouse", help=wh_help)
+    status.add_argument("--runs", type=int, default=10, help=argparse.SUPPRESS)
+    status.add_argument("--quarantine-limit", type=int, default=200, help=argparse.SUPPRESS)
+    status.set_defaults(func=cmd_status)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    started = time.monotonic()
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        _err(f"zonefacts: interrupted after {time.monotonic() - started:.1f} s")
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

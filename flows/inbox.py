@@ -1,0 +1,184 @@
+"""The file edge: find files in the inbox and read their bytes into the raw-file frame.
+
+``discover`` lists candidate files; ``read_raw_files`` turns a list of them into the
+raw schema that ``transforms.documents.parse_documents`` consumes (see
+``RAW_SCHEMA``). Neither raises for a single bad file: a file that vanishes or cannot
+be read between discovery and reading gets a ``read_error`` instead, and the parser
+quarantines it.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Collection, Iterable
+from pathlib import Path
+
+import polars as pl
+
+SIDECAR_SUFFIX = ".meta.json"
+HEAD_BYTES = 1024 * 1024          # what an oversized file contributes: its first MiB
+_CHUNK = 1024 * 1024
+
+RAW_SCHEMA = {
+    "path": pl.String,
+    "content": pl.Binary,
+    "size_bytes": pl.Int64,
+    "sha256": pl.String,
+    "sidecar": pl.Binary,
+    "read_error": pl.String,
+}
+
+
+def _is_hidden(name: str) -> bool:
+    return name.startswith(".")
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.relative_to(root)
+        return True
+    except ValueError:
+        return False
+
+
+def is_sidecar(name: str) -> bool:
+    return name.endswith(SIDECAR_SUFFIX)
+
+
+def sidecar_path(path: Path) -> Path:
+    """``dir/report.txt`` → ``dir/report.meta.json``."""
+    return path.with_name(path.stem + SIDECAR_SUFFIX)
+
+
+def discover(inbox: Path, max_bytes: int | None = None) -> list[Path]:
+    """Every candidate document under ``inbox``, as sorted paths relative to it.
+
+    Recursive; skips hidden files and directories, ``*.meta.json`` sidecars,
+    anything that is not a regular file (FIFOs, sockets, devices), and symlinks
+    whose target lies outside the inbox. Symlinked directories inside the inbox
+    are followed once (loops are cut). ``max_bytes`` is accepted for symmetry with
+    ``read_raw_files``: size is judged when reading, so oversized files are still
+    listed (the parser quarantines them).
+    """
+    inbox = Path(inbox)
+    if not inbox.is_dir():
+        raise FileNotFoundError(f"inbox {inbox} is not a directory")
+    root = inbox.resolve()
+    found: list[Path] = []
+    seen_dirs: set[Path] = {root}
+
+    def walk(directory: Path, rel: Path) -> None:
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError:
+            return
+        for entry in entries:
+            if _is_hidden(entry.name):
+                continue
+            child_rel = rel / entry.name
+            try:
+                if entry.is_symlink():
+                    target = Path(entry.path).resolve()
+                    if not _inside(target, root) or not target.exists():
+                        continue
+                    st = target.stat()
+                else:
+                    st = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                real = Path(entry.path).resolve()
+                if real in seen_dirs:
+                    continue
+                seen_dirs.add(real)
+                walk(Path(entry.path), child_rel)
+            elif stat.S_ISREG(st.st_mode) and not is_sidecar(entry.name):
+                found.append(child_rel)
+
+    walk(inbox, Path())
+    return sorted(found, key=lambda p: p.as_posix())
+
+
+def _read_one(path: Path, max_bytes: int) -> tuple[bytes, int, str]:
+    """Stream ``path`` once: (kept bytes, size, sha256 of everything read).
+
+    Keeps all bytes of a file up to ``max_bytes``; of a larger one only the first
+    ``HEAD_BYTES``, while hashing it to the end.
+    """
+    digest = hashlib.sha256()
+    kept: list[bytes] = []
+    kept_len = 0
+    size = 0
+    with open(path, "rb") as fh:
+        st = os.fstat(fh.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(f"not a regular file: {path}")
+        keep_all = st.st_size <= max_bytes
+        while True:
+            chunk = fh.read(_CHUNK)
+            if not chunk:
+                break
+            digest.update(chunk)
+            size += len(chunk)
+            if size > max_bytes:
+                keep_all = False  # grew while we read
+            if kept_len < HEAD_BYTES or keep_all:
+                kept.append(chunk)
+                kept_len += len(chunk)
+    content = b"".join(kept)
+    if not keep_all:
+        content = content[:HEAD_BYTES]
+    return content, size, digest.hexdigest()
+
+
+def read_raw_files(
+    inbox: Path,
+    paths: Iterable[Path],
+    max_bytes: int,
+    *,
+    skip_sha256: Collection[str] = (),
+) -> pl.DataFrame:
+    """Read ``paths`` (relative to ``inbox``, or absolute inside it) into the raw schema.
+
+    Never raises for a single file: one that vanished or cannot be read gets
+    ``read_error`` (content and sha256 null). Files whose sha256 is in
+    ``skip_sha256`` are hashed but their bytes are dropped (content empty, sidecar
+    null) so that an already-loaded document is not carried through the pipeline.
+    """
+    inbox = Path(inbox)
+    rows: dict[str, list] = {name: [] for name in RAW_SCHEMA}
+    for p in paths:
+        p = Path(p)
+        full = p if p.is_absolute() else inbox / p
+        try:
+            rel = full.relative_to(inbox).as_posix()
+        except ValueError:
+            rel = p.as_posix()
+        content, size, sha, sidecar, error = b"", 0, None, None, None
+        try:
+            content, size, sha = _read_one(full, max_bytes)
+        except OSError as exc:
+            error = f"{type(exc).__name__}: {exc.strerror or exc}"
+            try:
+                size = full.stat().st_size
+            except OSError:
+                size = 0
+        if error is None and sha in skip_sha256:
+            content = b""
+        elif error is None:
+            side = sidecar_path(full)
+            try:
+                with open(side, "rb") as fh:
+                    sidecar = fh.read(HEAD_BYTES + 1)
+            except FileNotFoundError:
+                sidecar = None
+            except OSError as exc:  # unreadable sidecar: let the parser see it as bad metadata
+                sidecar = f"<unreadable sidecar: {exc}>".encode()
+        rows["path"].append(rel)
+        rows["content"].append(None if error is not None else content)
+        rows["size_bytes"].append(size)
+        rows["sha256"].append(sha)
+        rows["sidecar"].append(sidecar)
+        rows["read_error"].append(error)
+    return pl.DataFrame(rows, schema=RAW_SCHEMA)

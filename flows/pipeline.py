@@ -1,0 +1,674 @@
+"""The zonefacts run: inbox → documents → observations → staged parquet → warehouse.
+
+The stages are plain functions (``discover_stage``, ``read_parse_stage``,
+``extract_stage``, ``validate_stage``, ``stage_batch``, ``load_stage``,
+``publish_stage``) driven by ``run_pipeline(settings, runner=...)``. A *runner*
+decides how a stage is executed: ``run_plain`` calls it directly (benchmarks, unit
+tests), ``run_as_prefect_task`` runs it as the Prefect task of the same name. The
+Prefect flow ``zonefacts_run`` is a thin wrapper over ``run_pipeline``.
+
+Work is done per BATCH of at most ``batch_documents`` files (one task run per
+stage per batch, never per document). Each batch is written to
+``<warehouse>.staging/<run_id>/<table>-<batch>.parquet``; the load task then
+loads every staged file in one DuckDB transaction (with the run's
+``pipeline_runs`` row), and the publish step atomically replaces the published
+snapshot. A crash anywhere leaves the published snapshot as it was.
+
+Concurrency: one run at a time per warehouse, enforced by ``fcntl.flock`` on
+``<warehouse>.lock``. A second run waits up to ``lock_wait_seconds`` and then
+returns a summary with ``status == "skipped"`` (the CLI exits 75, EX_TEMPFAIL).
+"""
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import logging
+import os
+import shutil
+import signal
+import time
+import traceback
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run as prefect_flow_run
+
+from flows.alerts import send_alerts
+from flows.inbox import discover, read_raw_files
+from flows.settings import DEFAULT_MAX_FILE_BYTES, AlertSettings, Settings, load_settings
+from transforms.documents import parse_documents
+from transforms.extract import (DEFECT_SCHEMA, ENTITY_SCHEMA, EXTRACTOR_VERSION, OBSERVATION_SCHEMA,
+                                UNMAPPED_SCHEMA, Extraction, extract)
+from transforms.vocabulary import Vocabulary, entity_dimension, indicator_dimension, load_vocabulary
+from warehouse import store
+
+log = logging.getLogger("zonefacts.pipeline")
+
+EX_TEMPFAIL = 75  # another run holds the lock; try again later
+
+STAGES = ("discover", "read", "extract", "validate", "stage", "load", "publish")
+
+# Column order/types of the staged ``quarantine`` table (see warehouse/sql/001_raw.sql).
+QUARANTINE_STAGED_SCHEMA = {
+    "stage": pl.String, "path": pl.String, "document_id": pl.String,
+    "reason": pl.String, "detail": pl.String, "payload": pl.Binary,
+}
+STAGED_OBSERVATION_SCHEMA = {**OBSERVATION_SCHEMA, "dq_flags": pl.List(pl.String)}
+
+
+# --------------------------------------------------------------------------- errors
+
+
+class InjectedFault(RuntimeError):
+    """Raised at a stage named by ``fault`` (tests only)."""
+
+
+class PipelineFailed(RuntimeError):
+    """The run failed; ``summary`` is what was recorded for it."""
+
+    def __init__(self, message: str, summary: dict):
+        super().__init__(message)
+        self.summary = summary
+
+
+@dataclass(frozen=True)
+class Fault:
+    """``"load"`` → raise inside that stage; ``"kill:load"`` → SIGKILL this process there."""
+
+    stage: str
+    kill: bool = False
+
+    @classmethod
+    def parse(cls, spec: str | None) -> "Fault | None":
+        if not spec:
+            return None
+        kill = spec.startswith("kill:")
+        stage = spec.removeprefix("kill:")
+        if stage not in STAGES:
+            raise ValueError(f"unknown fault stage {stage!r}; expected one of {', '.join(STAGES)}")
+        return cls(stage, kill)
+
+    def trigger(self, stage: str) -> None:
+        if stage != self.stage:
+            return
+        if self.kill:
+            os.kill(os.getpid(), signal.SIGKILL)
+        raise InjectedFault(f"injected failure at stage {stage!r}")
+
+
+def _fault_at(fault: Fault | None, stage: str) -> None:
+    if fault is not None:
+        fault.trigger(stage)
+
+
+# --------------------------------------------------------------------------- lock
+
+
+class RunLocked(RuntimeError):
+    pass
+
+
+@contextmanager
+def run_lock(lock_path: Path, wait_seconds: float = 0.0) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``lock_path`` (released by the kernel even on SIGKILL)."""
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + max(wait_seconds, 0.0)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise RunLocked(f"another zonefacts run holds {lock_path}; skipped") from None
+                time.sleep(0.1)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+# --------------------------------------------------------------------------- stage results
+
+
+class KnownDocuments:
+    """Document ids already loaded (or seen earlier in this run).
+
+    A plain class on purpose: Prefect walks list/set/dataclass task parameters
+    looking for futures, which is wasted work on a large id set.
+    """
+
+    __slots__ = ("ids",)
+
+    def __init__(self, ids: set[str] | None = None):
+        self.ids = set(ids or ())
+
+    def __contains__(self, item: object) -> bool:
+        return item in self.ids
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class ParsedBatch:
+    documents: pl.DataFrame
+    quarantine: pl.DataFrame          # QUARANTINE_STAGED_SCHEMA
+    skipped: int                      # already loaded, or a duplicate of a file earlier in this run
+
+
+@dataclass
+class ExtractedBatch:
+    extraction: Extraction
+    quarantine: pl.DataFrame          # documents the extractor failed on (QUARANTINE_STAGED_SCHEMA)
+    documents: pl.DataFrame           # what is left to load
+
+
+@dataclass
+class ValidationResult:
+    observations: pl.DataFrame        # extraction.observations + dq_flags list[str]
+    quarantine: pl.DataFrame          # rejected records (QUARANTINE_STAGED_SCHEMA, stage='validation')
+    expectations_failed: list[str] = field(default_factory=list)
+    results: list = field(default_factory=list)   # expectations.results.ExpectationResult
+
+
+def empty_quarantine() -> pl.DataFrame:
+    return pl.DataFrame(schema=QUARANTINE_STAGED_SCHEMA)
+
+
+def _to_staged_quarantine(frame: pl.DataFrame, stage: str) -> pl.DataFrame:
+    """parse_documents' quarantine (path, sha256, reason, detail, payload) → staged shape."""
+    if frame.height == 0:
+        return empty_quarantine()
+    cols = frame.columns
+    payload = pl.col("payload") if "payload" in cols else pl.lit(None)
+    doc_id = pl.col("document_id") if "document_id" in cols else (
+        pl.col("sha256") if "sha256" in cols else pl.lit(None))
+    return frame.select(
+        pl.lit(stage).alias("stage"),
+        pl.col("path").cast(pl.String),
+        doc_id.cast(pl.String).alias("document_id"),
+        pl.col("reason").cast(pl.String).fill_null("unknown"),
+        pl.col("detail").cast(pl.String).fill_null("") if "detail" in cols else pl.lit(""),
+        payload.cast(pl.Binary).alias("payload"),
+    ).cast(QUARANTINE_STAGED_SCHEMA)
+
+
+# --------------------------------------------------------------------------- stages
+
+
+def discover_stage(inbox: str, max_bytes: int) -> list[str]:
+    """Candidate files under ``inbox`` as sorted posix paths relative to it."""
+    return [p.as_posix() for p in discover(Path(inbox), max_bytes)]
+
+
+def read_parse_stage(
+    inbox: str, paths: list[str], max_bytes: int, known: KnownDocuments, batch_no: int = 0,
+) -> ParsedBatch:
+    """Read one batch of files and parse them into documents and an ingest quarantine.
+
+    Files whose sha256 is in ``known`` are hashed, then dropped (counted as skipped).
+    """
+    raw = read_raw_files(Path(inbox), [Path(p) for p in paths], max_bytes, skip_sha256=known)
+    is_known = pl.Series([sha is not None and sha in known for sha in raw["sha256"]], dtype=pl.Boolean)
+    skipped = int(is_known.sum())
+    raw = raw.filter(~is_known)
+    documents, quarantine = parse_documents(raw, max_bytes=max_bytes)
+    before = documents.height
+    documents = documents.unique(subset="document_id", keep="first", maintain_order=True)
+    skipped += before - documents.height
+    return ParsedBatch(documents, _to_staged_quarantine(quarantine, "ingest"), skipped)
+
+
+def extract_stage(documents: pl.DataFrame, vocabulary: Vocabulary, batch_no: int = 0) -> ExtractedBatch:
+    """Extract a batch; if the extractor raises, retry document by document and
+    quarantine (stage 'extract', reason 'extract_error') only those it fails on.
+    Such documents are not loaded, so a fixed extractor picks them up next run."""
+    try:
+        return ExtractedBatch(extract(documents, vocabulary), empty_quarantine(), documents)
+    except Exception as batch_exc:  # noqa: BLE001 - isolate the bad document(s)
+        log.warning("extractor failed on batch %s (%r); retrying per document", batch_no, batch_exc)
+    parts: list[Extraction] = []
+    bad: list[dict] = []
+    good_ids: list[str] = []
+    for i in range(documents.height):
+        one = documents.slice(i, 1)
+        try:
+            parts.append(extract(one, vocabulary))
+            good_ids.append(one["document_id"][0])
+        except Exception as exc:  # noqa: BLE001
+            bad.append({"stage": "extract", "path": one["path"][0], "document_id": one["document_id"][0],
+                        "reason": "extract_error", "detail": f"{type(exc).__name__}: {exc}"[:2000],
+                        "payload": None})
+    if parts:
+        merged = Extraction(*(pl.concat([getattr(p, f) for p in parts], how="diagonal_relaxed")
+                              for f in ("observations", "defects", "unmapped", "entities")))
+    else:
+        merged = Extraction(pl.DataFrame(schema=OBSERVATION_SCHEMA), pl.DataFrame(schema=DEFECT_SCHEMA),
+                            pl.DataFrame(schema=UNMAPPED_SCHEMA), pl.DataFrame(schema=ENTITY_SCHEMA))
+    quarantine = pl.DataFrame(bad, schema=QUARANTINE_STAGED_SCHEMA) if bad else empty_quarantine()
+    return ExtractedBatch(merged, quarantine, documents.filter(pl.col("document_id").is_in(good_ids)))
+
+
+def validate_stage(extraction: Extraction, vocabulary: Vocabulary, documents: pl.DataFrame,
+                   batch_no: int = 0) -> ValidationResult:
+    """The batch suites (expectations/): error-severity failures leave the batch for the
+    quarantine, warning-severity ones stay as ``dq_flags`` on the rows."""
+    from expectations.suites import validate_extraction
+
+    checked = validate_extraction(extraction, vocabulary, documents)
+    return ValidationResult(checked.clean, checked.quarantined.cast(QUARANTINE_STAGED_SCHEMA),
+                            checked.expectations_failed, checked.results)
+
+
+def quality_stage(work: str, warehouse: str, run_id: str, batch_results: list, data_docs_dir: str,
+                  alert_settings: AlertSettings, started_at: datetime) -> dict:
+    """After the load: the warehouse suite, Data Docs, alerts for new failures, and the
+    results in dq_runs/dq_results. A failing channel or renderer is recorded, never raised."""
+    from expectations.record import already_alerted, record_results
+    from expectations.results import failures, merge_results
+    from expectations.suites import build_data_docs, validate_warehouse
+
+    con = store.open_work(Path(warehouse), Path(work))
+    try:
+        results = merge_results([*batch_results, *validate_warehouse(con)])
+        by_suite: dict[str, list] = {}
+        for result in results:
+            by_suite.setdefault(result.suite, []).append(result)
+        try:
+            docs = str(build_data_docs(by_suite, Path(data_docs_dir), run_id))
+        except Exception as exc:  # noqa: BLE001 - the docs are a view of the results, not the results
+            log.warning("could not build Data Docs in %s: %s", data_docs_dir, exc)
+            docs = None
+        outcome = send_alerts(alert_settings, run_id, results, docs, already_alerted(con))
+        con.execute("BEGIN TRANSACTION")
+        record_results(con, run_id, results, docs, outcome, started_at=started_at, finished_at=_utcnow())
+        con.execute("UPDATE pipeline_runs SET expectations_failed = ? WHERE run_id = ?",
+                    [len(failures(results)), run_id])
+        con.execute("COMMIT")
+    finally:
+        con.close()
+    failed = failures(results)
+    return {
+        "expectations_evaluated": len(results),
+        "failed": [{"suite": r.suite, "expectation": r.expectation, "severity": r.severity,
+                    "unexpected_count": r.unexpected_count} for r in failed],
+        "data_docs": docs, "alerts_sent": len(outcome.sent), "alert_errors": list(outcome.errors),
+    }
+
+
+def stage_batch(staging: str, batch_no: int, frames: dict[str, pl.DataFrame]) -> dict[str, int]:
+    """Write each non-empty frame to ``<staging>/<table>-<batch>.parquet``; returns rows per table."""
+    unknown = set(frames) - set(store.STAGED_TABLES)
+    if unknown:
+        raise ValueError(f"not a staged table: {sorted(unknown)}")
+    directory = Path(staging)
+    directory.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for table in store.STAGED_TABLES:
+        frame = frames.get(table)
+        if frame is None or frame.height == 0:
+            written[table] = 0
+            continue
+        final = directory / f"{table}-{batch_no:05d}.parquet"
+        tmp = final.with_suffix(".parquet.tmp")
+        frame.write_parquet(tmp)
+        os.replace(tmp, final)
+        written[table] = frame.height
+    return written
+
+
+def load_stage(
+    work: str,
+    warehouse: str,
+    staging: str,
+    run_id: str,
+    vocabulary: Vocabulary,
+    run_row: dict,
+    fault: Fault | None = None,
+) -> store.LoadCounts:
+    """Load the whole run's staging into the working file in one transaction, the
+    pipeline_runs row included, and close it (checkpointed, ready to publish)."""
+
+    def record(con: duckdb.DuckDBPyConnection, counts: store.LoadCounts) -> None:
+        row = dict(run_row)
+        row["documents_new"] = counts.documents
+        row["observations_loaded"] = counts.observations
+        row["summary"] = {**row["summary"], "documents_new": counts.documents,
+                          "observations_loaded": counts.observations, "load": counts.__dict__}
+        _insert_run_row(con, row)
+        if fault is not None and fault.stage == "load" and fault.kill:
+            os.kill(os.getpid(), signal.SIGKILL)  # everything inserted, nothing committed
+
+    fail_after = "observations" if (fault and fault.stage == "load" and not fault.kill) else None
+    con = store.open_work(Path(warehouse), Path(work))
+    try:
+        return store.load_staged(
+            con, Path(staging), run_id=run_id,
+            indicators=indicator_dimension(vocabulary),
+            vocabulary_entities=entity_dimension(vocabulary),
+            fail_after=fail_after, before_commit=record,
+        )
+    finally:
+        con.close()
+
+
+def publish_stage(work: str, warehouse: str) -> None:
+    store.publish(Path(work), Path(warehouse))
+
+
+# --------------------------------------------------------------------------- runners
+
+Runner = Callable[..., Any]  # runner(stage_name, fn, *args, **kwargs) -> fn's result
+
+STAGE_RETRIES = {"read": 2}   # transient I/O only (OSError)
+
+
+def run_plain(stage: str, fn: Callable, *args, **kwargs):
+    """Call the stage directly, retrying OSError like the Prefect task would."""
+    attempts = STAGE_RETRIES.get(stage, 0) + 1
+    for attempt in range(attempts):
+        try:
+            return fn(*args, **kwargs)
+        except OSError:
+            if attempt + 1 == attempts:
+                raise
+            time.sleep(0.5)
+
+
+def _retry_on_io(task, task_run, state) -> bool:
+    exc = state.result(raise_on_failure=False)
+    return isinstance(exc, OSError)
+
+
+def _task(name: str, fn: Callable, run_name: str | None = None, **options) -> Any:
+    return task(fn, name=name, cache_policy=NO_CACHE, persist_result=False,
+                task_run_name=run_name, **options)
+
+
+PREFECT_TASKS: dict[str, Any] = {
+    "discover": _task("discover", discover_stage),
+    "read": _task("read-parse", read_parse_stage, "read-parse-{batch_no}",
+                  retries=STAGE_RETRIES["read"], retry_delay_seconds=1, retry_condition_fn=_retry_on_io),
+    "extract": _task("extract", extract_stage, "extract-{batch_no}"),
+    "validate": _task("validate", validate_stage, "validate-{batch_no}"),
+    "stage": _task("stage", stage_batch, "stage-{batch_no}"),
+    "load": _task("load", load_stage),
+    "quality": _task("quality", quality_stage),
+    "publish": _task("publish", publish_stage),
+}
+
+
+def run_as_prefect_task(stage: str, fn: Callable, *args, **kwargs):
+    """Runner that executes ``fn`` as its Prefect task (inside a flow run)."""
+    t = PREFECT_TASKS[stage]
+    if t.fn is not fn:
+        raise ValueError(f"stage {stage!r} is bound to {t.fn.__name__}, not {fn.__name__}")
+    return t(*args, **kwargs)
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def _insert_run_row(con: duckdb.DuckDBPyConnection, row: dict) -> None:
+    con.execute(
+        """INSERT INTO pipeline_runs (run_id, flow_run_id, started_at, finished_at, status, inbox,
+               documents_seen, documents_new, documents_skipped, documents_quarantined,
+               observations_loaded, expectations_failed, extractor_version, summary)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (run_id) DO UPDATE SET finished_at = excluded.finished_at,
+               status = excluded.status, summary = excluded.summary""",
+        [row["run_id"], row["flow_run_id"], row["started_at"], row["finished_at"], row["status"],
+         row["inbox"], row["documents_seen"], row["documents_new"], row["documents_skipped"],
+         row["documents_quarantined"], row["observations_loaded"], row["expectations_failed"],
+         EXTRACTOR_VERSION, json.dumps(row["summary"], ensure_ascii=False, default=str)],
+    )
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+def _clean_leftovers(settings: Settings, keep: str | None = None) -> None:
+    """Remove staging dirs and publish temp files of runs that died (we hold the lock)."""
+    if settings.staging_dir.is_dir():
+        for child in settings.staging_dir.iterdir():
+            if child.name != keep:
+                shutil.rmtree(child, ignore_errors=True)
+    for tmp in settings.warehouse.parent.glob(f".{settings.warehouse.name}.publish-*"):
+        tmp.unlink(missing_ok=True)
+
+
+def _known_documents(settings: Settings) -> KnownDocuments:
+    """Open (seed, migrate) the working file and read the loaded document ids.
+
+    A function of its own so that no DuckDB handle is a local of the long-lived run frame
+    (a failed run's traceback outlives the run in Prefect's state)."""
+    con = store.open_work(settings.warehouse, settings.work_path)
+    try:
+        return KnownDocuments(store.known_document_ids(con))
+    finally:
+        con.close()
+
+
+def _batches(items: list[str], size: int) -> Iterator[list[str]]:
+    size = max(int(size), 1)
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def run_pipeline(
+    settings: Settings,
+    runner: Runner = run_plain,
+    *,
+    fault: str | Fault | None = None,
+    flow_run_id: str | None = None,
+    vocabulary: Vocabulary | None = None,
+) -> dict:
+    """One zonefacts run. Returns the summary dict (status 'success' or 'skipped').
+
+    Raises ``PipelineFailed`` (with ``.summary``) when the run failed; the failure is
+    recorded in ``pipeline_runs`` and the published snapshot keeps its data.
+    """
+    fault = Fault.parse(fault) if isinstance(fault, str) or fault is None else fault
+    started = time.monotonic()
+    run_id = uuid.uuid4().hex
+    summary: dict[str, Any] = {
+        "run_id": run_id, "flow_run_id": flow_run_id, "status": "running",
+        "inbox": str(settings.inbox), "warehouse": str(settings.warehouse),
+        "started_at": _utcnow().isoformat(timespec="seconds"),
+        "documents_seen": 0, "documents_new": 0, "documents_skipped": 0,
+        "documents_quarantined": 0, "quarantine_reasons": {}, "quarantine_rows_new": 0,
+        "observations_extracted": 0, "observations_loaded": 0, "defects": 0, "unmapped": 0,
+        "entities_new": 0, "expectations_failed": 0, "batches": 0, "duration_seconds": 0.0,
+    }
+    try:
+        with run_lock(settings.lock_path, settings.lock_wait_seconds):
+            return _run_locked(settings, runner, fault, run_id, summary, started, vocabulary)
+    except RunLocked as exc:
+        summary.update(status="skipped", message=str(exc),
+                       duration_seconds=round(time.monotonic() - started, 3))
+        return summary
+
+
+def _run_locked(settings, runner, fault, run_id, summary, started, vocabulary) -> dict:
+    staging = settings.staging_dir / run_id
+    _clean_leftovers(settings)
+    vocabulary = vocabulary or load_vocabulary()
+    reasons: Counter[str] = Counter()
+    expectations: Counter[str] = Counter()
+    batch_results: list = []
+    try:
+        known = _known_documents(settings)
+
+        _fault_at(fault, "discover")
+        paths = runner("discover", discover_stage, str(settings.inbox), settings.max_file_bytes)
+        summary["documents_seen"] = len(paths)
+
+        for batch_no, batch in enumerate(_batches(paths, settings.batch_documents)):
+            summary["batches"] += 1
+            _fault_at(fault, "read")
+            parsed: ParsedBatch = runner("read", read_parse_stage, str(settings.inbox), batch,
+                                         settings.max_file_bytes, known, batch_no=batch_no)
+            summary["documents_skipped"] += parsed.skipped
+
+            _fault_at(fault, "extract")
+            extracted: ExtractedBatch = runner("extract", extract_stage, parsed.documents, vocabulary,
+                                               batch_no=batch_no)
+            _fault_at(fault, "validate")
+            validated: ValidationResult = runner("validate", validate_stage, extracted.extraction,
+                                                 vocabulary, extracted.documents, batch_no=batch_no)
+            batch_results.extend(validated.results)
+            quarantine = pl.concat([parsed.quarantine, extracted.quarantine, validated.quarantine],
+                                   how="vertical_relaxed")
+            observations = validated.observations
+            missing = [c for c in STAGED_OBSERVATION_SCHEMA if c not in observations.columns]
+            if missing:
+                raise RuntimeError(f"observations lack columns {missing}")
+            observations = observations.select(list(STAGED_OBSERVATION_SCHEMA)).cast(STAGED_OBSERVATION_SCHEMA)
+
+            _fault_at(fault, "stage")
+            runner("stage", stage_batch, str(staging), batch_no, {
+                "documents": extracted.documents, "quarantine": quarantine,
+                "observations": observations, "entities": extracted.extraction.entities,
+                "defects": extracted.extraction.defects, "unmapped": extracted.extraction.unmapped,
+            })
+            known.ids.update(extracted.documents["document_id"].to_list())
+            files_quarantined = quarantine.filter(pl.col("stage") != "validation")
+            summary["documents_quarantined"] += files_quarantined.height
+            reasons.update(quarantine["reason"].to_list())
+            expectations.update(validated.expectations_failed)
+            summary["observations_extracted"] += observations.height
+            summary["defects"] += extracted.extraction.defects.height
+            summary["unmapped"] += extracted.extraction.unmapped.height
+            log.info("batch %d: %d files, %d documents, %d quarantined, %d skipped",
+                     batch_no, len(batch), extracted.documents.height, files_quarantined.height,
+                     parsed.skipped)
+
+        summary["quarantine_reasons"] = dict(sorted(reasons.items()))
+        summary["expectations_failed"] = sum(expectations.values())
+        summary["expectations_failed_names"] = sorted(expectations)
+        summary["status"] = "success"
+        finished = _utcnow()
+        summary["finished_at"] = finished.isoformat(timespec="seconds")
+        run_row = _run_row(summary, started_at=summary["started_at"], finished_at=finished)
+
+        counts: store.LoadCounts = runner("load", load_stage, str(settings.work_path),
+                                          str(settings.warehouse), str(staging), run_id, vocabulary,
+                                          run_row, fault)
+        summary.update(documents_new=counts.documents, observations_loaded=counts.observations,
+                       quarantine_rows_new=counts.quarantined, entities_new=counts.entities)
+        _fault_at(fault, "quality")
+        quality = runner("quality", quality_stage, str(settings.work_path), str(settings.warehouse), run_id,
+                         batch_results, str(settings.data_docs_dir), settings.alerts,
+                         _as_datetime(summary["started_at"]))
+        summary.update(expectations_failed=len(quality["failed"]), failed_expectations=quality["failed"],
+                       expectations_failed_names=[f["expectation"] for f in quality["failed"]],
+                       data_docs=quality["data_docs"], alerts_sent=quality["alerts_sent"],
+                       alert_errors=quality["alert_errors"])
+        _fault_at(fault, "publish")
+        runner("publish", publish_stage, str(settings.work_path), str(settings.warehouse))
+        summary["duration_seconds"] = round(time.monotonic() - started, 3)
+        return summary
+    except BaseException as exc:
+        summary["status"] = "failed"
+        summary["error"] = f"{type(exc).__name__}: {exc}"
+        summary["error_type"] = type(exc).__name__
+        summary["duration_seconds"] = round(time.monotonic() - started, 3)
+        summary["finished_at"] = _utcnow().isoformat(timespec="seconds")
+        if isinstance(exc, Exception):
+            # drop the failed frames' locals (open DuckDB handles, batch frames): the exception
+            # outlives the run in Prefect's state, and the handles must not outlive the run
+            traceback.clear_frames(exc.__traceback__)
+            _record_failure(settings, summary)
+            raise PipelineFailed(f"zonefacts run failed: {summary['error']}", summary) from exc
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        try:
+            settings.staging_dir.rmdir()  # only when no other run's leftovers remain
+        except OSError:
+            pass
+
+
+def _as_datetime(value: datetime | str) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+def _run_row(summary: dict, *, started_at, finished_at) -> dict:
+    started_at, finished_at = _as_datetime(started_at), _as_datetime(finished_at)
+    return {
+        "run_id": summary["run_id"], "flow_run_id": summary["flow_run_id"],
+        "started_at": started_at, "finished_at": finished_at, "status": summary["status"],
+        "inbox": summary["inbox"], "documents_seen": summary["documents_seen"],
+        "documents_new": summary["documents_new"], "documents_skipped": summary["documents_skipped"],
+        "documents_quarantined": summary["documents_quarantined"],
+        "observations_loaded": summary["observations_loaded"],
+        "expectations_failed": summary["expectations_failed"],
+        "summary": {**summary, "duration_seconds": round(
+            (finished_at - started_at).total_seconds(), 3)},
+    }
+
+
+def _record_failure(settings: Settings, summary: dict) -> None:
+    """Best effort: write the failed run's row and publish it so `zonefacts status` shows it.
+
+    The data tables are unchanged (the load rolled back or never ran), so publishing is safe.
+    """
+    con = None
+    try:
+        con = store.open_work(settings.warehouse, settings.work_path)
+        row = _run_row(summary, started_at=summary["started_at"], finished_at=summary["finished_at"])
+        _insert_run_row(con, row)
+        con.close()
+        con = None
+        store.publish(settings.work_path, settings.warehouse)
+    except Exception as exc:  # noqa: BLE001 - the original failure matters more
+        log.warning("could not record the failed run in %s: %s", settings.work_path, exc)
+    finally:
+        if con is not None:
+            try:
+                con.close()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+# --------------------------------------------------------------------------- Prefect flow
+
+
+@flow(name="zonefacts-run", persist_result=False, log_prints=False)
+def zonefacts_run(
+    inbox: str,
+    warehouse: str,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    batch_documents: int = 500,
+    lock_wait_seconds: float = 0.0,
+    fault: str | None = None,
+) -> dict:
+    """Run the zonefacts pipeline over ``inbox`` into ``warehouse``: a thin wrapper over
+    ``run_pipeline`` with every stage as a Prefect task. Returns the run summary;
+    raises ``PipelineFailed`` when the run failed.
+
+    Alert channels come from the settings edge at run time, not as parameters: their
+    secrets must not be stored with the flow run."""
+    settings = Settings(warehouse=Path(warehouse), inbox=Path(inbox), max_file_bytes=max_file_bytes,
+                        batch_documents=batch_documents, lock_wait_seconds=lock_wait_seconds,
+                        alerts=load_settings().alerts)
+    flow_run_id = prefect_flow_run.id
+    return run_pipeline(settings, run_as_prefect_task, fault=fault,
+                        flow_run_id=str(flow_run_id) if flow_run_id else None)

@@ -1,0 +1,361 @@
+"""Data-quality suites: real GX validations on small frames and on a real DuckDB warehouse."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from expectations import suites
+from expectations.ranges import read_ranges
+from expectations.record import already_alerted, record_results
+from expectations.results import ERROR, WARNING, fingerprint, merge_results
+from transforms.extract import OBSERVATION_SCHEMA
+from transforms.vocabulary import load_vocabulary
+from warehouse.migrate import migrate
+
+SEEDS = Path("/work/shared/corpus/seeds")
+DOC_A, DOC_B, DOC_C, DOC_D = ("a" * 64, "b" * 64, "c" * 64, "d" * 64)
+XSS = "<script>alert(1)</script>"
+
+
+def _obs(**kw) -> dict:
+    row = {"document_id": DOC_A, "entity": "重庆高新区", "entity_type": "zone", "year": 2024, "start_month": 1,
+           "end_month": 6, "period_label": "2024-H1", "indicator": "gdp", "segment": None, "measure": "yoy_pct",
+           "value": 6.1, "unit": "percent", "qualifier": "exact", "benchmark": None, "evidence": "GDP同比增长6.1%",
+           "char_start": 0, "char_end": 10, "extractor_version": "1.0.0"}
+    row.update(kw)
+    return row
+
+
+ROWS = {
+    "clean_gdp": _obs(),
+    "clean_level": _obs(measure="level", value=1.2345e11, unit="CNY", evidence="地区生产总值1234.5亿元"),
+    "gdp_900": _obs(value=900.0, evidence="GDP同比增长900%", document_id=DOC_B),
+    "share_120": _obs(indicator="foreign_trade", measure="share_pct", value=120.0, benchmark="重庆市",
+                      evidence="占全市比重120%"),
+    "zone_yoy": _obs(indicator="industrial_value_added_above_scale", year=2024, start_month=1, end_month=11,
+                     period_label="2024-M01-M11", value=10.1, evidence="规上工业增加值增长10.1%"),
+    "diff_25": _obs(indicator="industrial_value_added_above_scale", year=2024, start_month=1, end_month=11,
+                    period_label="2024-M01-M11", measure="diff_pp", value=25.0, unit="pp", benchmark="重庆市",
+                    evidence="高于全市25个百分点"),
+    "months_7_3": _obs(start_month=7, end_month=3, period_label="2024-M07-M03", value=5.0,
+                       evidence="7至3月增长5%"),
+    "no_year": _obs(year=None, period_label="????-H1", value=4.0, evidence="增长4%"),
+    "negative_money": _obs(measure="level", value=-5e8, unit="CNY", evidence="实现-5亿元"),
+    "unknown_indicator": _obs(indicator="not_a_code", value=3.0, evidence="某指标增长3%"),
+    "unregistered_entity": _obs(entity="某不存在园区", value=5.0, evidence="某不存在园区增长5%"),
+}
+REGISTERED = pl.DataFrame({"name": ["新发现园区"]})   # entities the batch registered (besides the vocabulary)
+
+
+@pytest.fixture(scope="module")
+def observations() -> pl.DataFrame:
+    return pl.DataFrame(list(ROWS.values()), schema=OBSERVATION_SCHEMA)
+
+
+@pytest.fixture(scope="module")
+def validation(observations):
+    return suites.validate_observations(observations, load_vocabulary(), REGISTERED)
+
+
+def _result(results, name, suite=None):
+    found = [r for r in results if r.expectation == name and (suite is None or r.suite == suite)]
+    assert found, f"no result named {name}"
+    return found[0]
+
+
+def _quarantined(validation, evidence: str) -> dict:
+    rows = [r for r in validation.quarantined.iter_rows(named=True) if json.loads(r["payload"])["evidence"] == evidence]
+    assert len(rows) == 1, f"{evidence!r} not quarantined once"
+    return rows[0]
+
+
+def _clean_evidence(validation) -> set[str]:
+    return set(validation.clean.get_column("evidence").to_list())
+
+
+# --------------------------------------------------------------------------- ranges file
+
+
+def test_ranges_file_is_consistent_and_covers_every_category():
+    ranges = read_ranges()
+    categories = set(load_vocabulary().indicators.get_column("category").to_list())
+    yoy_categories = set(ranges.filter((pl.col("measure") == "yoy_pct") & (pl.col("scope") == "category"))["key"])
+    assert categories <= yoy_categories
+    codes = set(load_vocabulary().indicators.get_column("code").to_list())
+    assert set(ranges.filter(pl.col("scope") == "indicator")["key"]) <= codes
+    gdp = ranges.filter((pl.col("measure") == "yoy_pct") & (pl.col("key") == "gdp")).row(0, named=True)
+    assert (gdp["min"], gdp["max"]) == (-20, 30)
+    diff = ranges.filter(pl.col("measure") == "diff_pp").row(0, named=True)
+    assert (diff["min"], diff["max"]) == (-30, 30)
+
+
+# --------------------------------------------------------------------------- observations suite
+
+
+def test_gdp_yoy_900_is_quarantined_by_the_gdp_range_at_error_severity(validation):
+    row = _quarantined(validation, "GDP同比增长900%")
+    assert row["reason"] == "yoy_pct_range_gdp"
+    assert row["stage"] == "validation" and row["path"] is None and row["document_id"] == DOC_B
+    assert "900" in row["detail"] and "[-20, 30]" in row["detail"]
+    assert json.loads(row["payload"])["value"] == 900.0
+    assert "GDP同比增长900%" not in _clean_evidence(validation)
+    result = _result(validation.results, "yoy_pct_range_gdp")
+    assert result.severity == ERROR and not result.success and result.unexpected_count == 1
+    assert result.sample[0]["evidence"] == "GDP同比增长900%" and result.sample[0]["document"] == DOC_B
+
+
+def test_share_above_100_is_quarantined(validation):
+    row = _quarantined(validation, "占全市比重120%")
+    assert row["reason"] == "share_pct_range"
+    assert "占全市比重120%" not in _clean_evidence(validation)
+
+
+def test_implausible_implied_benchmark_flags_the_row_but_keeps_it(validation):
+    clean = validation.clean.filter(pl.col("evidence") == "高于全市25个百分点")
+    assert clean.height == 1
+    assert clean.get_column("dq_flags").to_list()[0] == ["diff_pp_implied_benchmark_plausible"]
+    result = _result(validation.results, "diff_pp_implied_benchmark_plausible")
+    assert result.severity == WARNING and result.unexpected_count == 1
+    assert "-14.9" in result.sample[0]["detail"]
+    zone = validation.clean.filter(pl.col("evidence") == "规上工业增加值增长10.1%")
+    assert zone.get_column("dq_flags").to_list()[0] == []
+
+
+def test_month_range_start_after_end_is_quarantined(validation):
+    rows = [r for r in validation.quarantined.iter_rows(named=True) if r["reason"] == "month_range_valid"]
+    assert len(rows) == 1
+    payload = json.loads(rows[0]["payload"])
+    assert (payload["start_month"], payload["end_month"]) == (7, 3)
+
+
+def test_other_error_and_warning_checks(validation):
+    reasons = set(validation.quarantined.get_column("reason").to_list())
+    assert {"money_level_positive", "indicator_in_vocabulary"} <= reasons
+    no_year = validation.clean.filter(pl.col("period_label") == "????-H1")
+    assert no_year.get_column("dq_flags").to_list() == [["year_resolved"]]
+    by_name = {r.expectation: r for r in validation.results}
+    assert by_name["year_resolved"].severity == WARNING
+    assert by_name["unit_consistent"].success and by_name["diff_pp_range"].success
+    assert sorted(validation.expectations_failed) == sorted(r.expectation for r in validation.results if not r.success)
+
+
+def test_clean_rows_pass_untouched(observations, validation):
+    expected = observations.filter(pl.col("evidence").is_in(
+        [ROWS[k]["evidence"] for k in ("clean_gdp", "clean_level", "zone_yoy")]))
+    got = validation.clean.filter(pl.col("evidence").is_in(expected.get_column("evidence").to_list()))
+    assert got.drop("dq_flags").equals(expected)
+    assert got.get_column("dq_flags").to_list() == [[], [], []]
+    assert validation.clean.schema == pl.Schema({**OBSERVATION_SCHEMA, "dq_flags": pl.List(pl.String)})
+    assert validation.clean.height + validation.quarantined.height == observations.height
+
+
+def test_fingerprints_are_stable_and_batches_merge(observations, validation):
+    gdp = _result(validation.results, "yoy_pct_range_gdp")
+    assert gdp.fingerprint == fingerprint("observations", "yoy_pct_range_gdp", gdp.keys)
+    # keys are natural keys, not row positions: the same rows in another order give the same keys
+    again = suites.prepare_observations(observations.reverse(), load_vocabulary())
+    assert set(gdp.keys) <= set(again.get_column("key").to_list())
+    assert DOC_B in gdp.keys[0] and "900" in gdp.keys[0]
+    merged = {r.expectation: r for r in merge_results(validation.results + validation.results)}
+    assert merged["yoy_pct_range_gdp"].unexpected_count == 2
+    assert merged["yoy_pct_range_gdp"].fingerprint == gdp.fingerprint          # same failing keys
+    assert len(merged) == len(validation.results)
+
+
+def test_unregistered_entity_is_an_error(validation):
+    row = _quarantined(validation, "某不存在园区增长5%")
+    assert row["reason"] == "entity_resolved"
+    assert _result(validation.results, "entity_resolved").severity == ERROR
+
+
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="shared seed corpus not available")
+def test_seed_corpus_has_no_error_failures_and_flags_the_25pp_claim():
+    from transforms.extract import extract
+
+    rows = []
+    for path in sorted(SEEDS.glob("*.txt")):
+        meta = path.with_suffix(".meta.json")
+        published = json.loads(meta.read_text(encoding="utf-8")).get("published_at") if meta.exists() else None
+        rows.append({"document_id": path.stem, "text": path.read_text(encoding="utf-8"),
+                     "title_source": "first_line", "published_at": published})
+    documents = pl.DataFrame(rows, schema={"document_id": pl.String, "text": pl.String, "title_source": pl.String,
+                                           "published_at": pl.String}).with_columns(pl.col("published_at").str.to_date())
+    extraction = extract(documents, load_vocabulary())
+    out = suites.validate_observations(extraction.observations, load_vocabulary(), extraction.entities)
+    assert out.quarantined.height == 0, out.quarantined.get_column("detail").to_list()
+    assert not [r.expectation for r in out.results if r.severity == ERROR and not r.success]
+    flagged = out.clean.filter(pl.col("dq_flags").list.contains("diff_pp_implied_benchmark_plausible"))
+    assert any("25个百分点" in e for e in flagged.get_column("evidence").to_list())
+
+
+def test_empty_batch_validates_clean():
+    out = suites.validate_observations(pl.DataFrame(schema=OBSERVATION_SCHEMA), load_vocabulary())
+    assert out.clean.height == 0 and out.quarantined.height == 0 and all(r.success for r in out.results)
+    assert out.quarantined.schema == pl.Schema(suites.QUARANTINE_SCHEMA)
+
+
+# --------------------------------------------------------------------------- documents suite
+
+
+def test_documents_suite_flags_replacement_chars_empty_text_digit_loss_and_duplicates():
+    documents = pl.DataFrame({
+        "document_id": [DOC_A, DOC_B, DOC_C, DOC_D, "e" * 64],
+        "path": ["ok.txt", "mojibake.txt", "blank.txt", "dup1.txt", "dup2.html"],
+        "sha256": [DOC_A, DOC_B, DOC_C, DOC_D, "e" * 64],
+        "text": ["重庆高新区GDP增长6.1%。", "重庆高新区\ufffd\ufffd增长", " \n\u3000 ", "相同的文本。", "相同的文本。"],
+    })
+    defects = pl.DataFrame({"document_id": [DOC_B] * 3, "kind": ["lost_digits"] * 3, "text": [".9亿元"] * 3,
+                            "sentence": ["实现.9亿元"] * 3, "char_start": [1, 2, 3]},
+                           schema_overrides={"char_start": pl.Int32})
+    results = {r.expectation: r for r in suites.validate_documents(documents, defects)}
+    assert all(r.severity == WARNING and r.suite == "documents" for r in results.values())
+    assert [s["document"] for s in results["text_has_no_replacement_chars"].sample] == ["mojibake.txt"]
+    assert "\ufffd" in results["text_has_no_replacement_chars"].sample[0]["evidence"]
+    assert [s["document"] for s in results["text_not_empty"].sample] == ["blank.txt"]
+    assert [s["document"] for s in results["lost_digit_rate_below_threshold"].sample] == ["mojibake.txt"]
+    dup = results["text_not_duplicate"]
+    assert dup.unexpected_count == 2 and {s["document"] for s in dup.sample} == {"dup1.txt", "dup2.html"}
+    assert "dup2.html" in next(s for s in dup.sample if s["document"] == "dup1.txt")["detail"]
+
+
+# --------------------------------------------------------------------------- warehouse suite
+
+
+def _key(con, text: str) -> int:
+    return con.execute("SELECT (md5_number(?) >> 65)::BIGINT", [text]).fetchone()[0]
+
+
+def _build_warehouse(path: Path) -> None:
+    con = duckdb.connect(str(path))
+    migrate(con)
+    zone, city, ghost = _key(con, "重庆高新区"), _key(con, "重庆市"), _key(con, "幽灵园区")
+    period = _key(con, "2024|1|11")
+    ind = {c: _key(con, c) for c in ("gdp", "foreign_trade", "exports", "imports",
+                                     "industrial_value_added_above_scale")}
+    con.executemany("INSERT INTO dim_entity VALUES (?, ?, ?, NULL, [], 'vocabulary')",
+                    [[zone, "重庆高新区", "zone"], [city, "重庆市", "city"]])
+    con.execute("INSERT INTO dim_period VALUES (?, 2024, 1, 11, '2024-M01-M11')", [period])
+    con.executemany("INSERT INTO dim_indicator VALUES (?, ?, NULL, NULL, 'money', NULL)",
+                    [[v, k] for k, v in ind.items()])
+    docs = [(DOC_A, "a.txt", "同一篇文章"), (DOC_B, "b.txt", "另一篇文章"), (DOC_C, "c.html", "同一篇文章")]
+    con.executemany("""INSERT INTO documents VALUES (?, ?, ?, ?, 10, 'utf-8', 'text', NULL, NULL, NULL, NULL, NULL,
+                       ?, now()::TIMESTAMP, 'r0')""", [[d, p, p.split('.')[0], d, t] for d, p, t in docs])
+
+    def fact(oid, doc, entity, indicator, measure, value, unit, evidence, benchmark=None):
+        con.execute("""INSERT INTO fact_observation VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, 'exact', ?, ?, 0, 1, [],
+                       '1.0.0', 'r0')""", [oid, doc, entity, period, ind[indicator], measure, value, unit, benchmark,
+                                          evidence])
+
+    fact("o1", DOC_A, zone, "gdp", "level", 1.0e11, "CNY", "GDP达1000亿元" + XSS)
+    fact("o2", DOC_B, zone, "gdp", "level", 1.1e11, "CNY", "GDP达1100亿元")
+    fact("o3", DOC_A, zone, "foreign_trade", "level", 100e8, "CNY", "进出口总额100亿元")
+    fact("o4", DOC_A, zone, "exports", "level", 60e8, "CNY", "出口60亿元")
+    fact("o5", DOC_A, zone, "imports", "level", 30e8, "CNY", "进口30亿元")
+    fact("o6", DOC_A, ghost, "gdp", "yoy_pct", 5.0, "percent", "幽灵园区增长5%")
+    fact("o7", DOC_A, zone, "industrial_value_added_above_scale", "yoy_pct", 10.1, "percent", "增长10.1%")
+    fact("o8", DOC_A, zone, "industrial_value_added_above_scale", "diff_pp", 2.0, "pp", "高于全市2个百分点", city)
+    fact("o9", DOC_B, city, "industrial_value_added_above_scale", "yoy_pct", 5.0, "percent", "全市增长5%")
+    con.close()
+
+
+@pytest.fixture(scope="module")
+def warehouse_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("wh") / "zonefacts.duckdb"
+    _build_warehouse(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def warehouse_results(warehouse_file):
+    con = duckdb.connect(str(warehouse_file), read_only=True)
+    try:
+        return suites.validate_warehouse(con)
+    finally:
+        con.close()
+
+
+def test_warehouse_conflict_across_documents_lists_both_evidences(warehouse_results):
+    conflict = _result(warehouse_results, "observations_agree_across_documents")
+    assert conflict.severity == WARNING and conflict.unexpected_count == 2
+    assert {s["document"] for s in conflict.sample} == {"a", "b"}
+    assert {s["evidence"] for s in conflict.sample} == {"GDP达1000亿元" + XSS, "GDP达1100亿元"}
+
+
+def test_warehouse_trade_parts_mismatch_is_flagged(warehouse_results):
+    trade = _result(warehouse_results, "trade_parts_sum_to_total")
+    assert not trade.success and trade.unexpected_count == 1
+    assert trade.sample[0]["evidence"] == "进出口总额100亿元"
+    assert "出口60亿元" in trade.sample[0]["related_evidence"] and trade.sample[0]["gap"] == pytest.approx(0.1)
+
+
+def test_warehouse_diff_pp_against_benchmark_growth(warehouse_results):
+    diff = _result(warehouse_results, "diff_pp_matches_benchmark_growth")
+    assert not diff.success and diff.sample[0]["gap"] == pytest.approx(3.1)
+    assert "全市增长5%" in diff.sample[0]["related_evidence"]
+
+
+def test_warehouse_unresolved_foreign_key_is_an_error(warehouse_results):
+    fk = _result(warehouse_results, "fk_entity_resolves")
+    assert fk.severity == ERROR and not fk.success and fk.unexpected_count == 1
+    assert fk.sample[0]["evidence"] == "幽灵园区增长5%" and fk.sample[0]["document"] == "a"
+    for name in ("fk_document_resolves", "fk_period_resolves", "fk_indicator_resolves", "fk_benchmark_resolves",
+                 "observation_id_unique", "gdp_parts_sum_to_total"):
+        assert _result(warehouse_results, name).success, name
+
+
+def test_warehouse_duplicate_document_text_is_flagged(warehouse_results):
+    dup = _result(warehouse_results, "document_text_unique")
+    assert dup.unexpected_count == 2 and {s["document"] for s in dup.sample} == {"a.txt", "c.html"}
+
+
+def test_empty_warehouse_passes(tmp_path):
+    con = duckdb.connect(str(tmp_path / "empty.duckdb"))
+    migrate(con)
+    results = suites.validate_warehouse(con)
+    con.close()
+    assert results and all(r.success and r.suite == "warehouse" for r in results)
+
+
+def test_record_results_and_dq_failures_view(warehouse_file, warehouse_results, validation):
+    from flows.alerts import AlertOutcome
+
+    con = duckdb.connect(str(warehouse_file))
+    try:
+        failed = [r for r in warehouse_results if not r.success]
+        outcome = AlertOutcome(sent=[{"channel": "webhook", "target": "http://h/…"}], errors=["smtp h:25: timed out"],
+                               fingerprints={failed[0].fingerprint})
+        counts = record_results(con, "run-1", validation.results + warehouse_results, "/docs/index.html", outcome)
+        assert counts["failed_error"] == sum(1 for r in validation.results + warehouse_results
+                                             if not r.success and r.severity == ERROR)
+        failures = con.execute("SELECT suite, expectation, severity, sample FROM dq_failures").fetchall()
+        assert ("observations", "yoy_pct_range_gdp", "error") in {f[:3] for f in failures}
+        sample = json.loads(next(f[3] for f in failures if f[1] == "observations_agree_across_documents"))
+        assert len(sample) == 2
+        assert already_alerted(con) == {failed[0].fingerprint}
+        run = con.execute("SELECT alerts_sent, alert_errors, data_docs_path FROM dq_runs").fetchone()
+        assert json.loads(run[1]) == ["smtp h:25: timed out"] and run[2] == "/docs/index.html"
+        record_results(con, "run-1", warehouse_results, None, None)   # re-recording replaces the run's rows
+        assert con.execute("SELECT count(*) FROM dq_results WHERE suite = 'observations'").fetchone()[0] == 0
+    finally:
+        con.close()
+
+
+# --------------------------------------------------------------------------- Data Docs
+
+
+def test_data_docs_are_built_and_evidence_is_escaped(tmp_path, validation, warehouse_results):
+    index = suites.build_data_docs({"observations": validation.results, "warehouse": warehouse_results},
+                                   tmp_path / "zonefacts_data_docs", run_id="run-1")
+    assert index.name == "index.html" and index.is_file()
+    pages = list(index.parent.rglob("*.html"))
+    assert any("validations" in p.parts for p in pages)
+    text = "\n".join(p.read_text(encoding="utf-8") for p in pages)
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert XSS not in text
+    assert not re.search(r"<script[^>]*>\s*alert\(1\)", text)
+    assert "yoy_pct_range_gdp" in text

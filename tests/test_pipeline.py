@@ -1,0 +1,250 @@
+"""End-to-end runs of the zonefacts flow on real files, a real DuckDB and a real Prefect server.
+
+Observation counts are 0 until the extractor lands; every assertion about them compares
+counts (before/after, first/second run) so it holds with the real extractor too.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import (EXPECTED_QUARANTINE, GOOD_FILES, MAX_FILE_BYTES, ROOT, ZONEFACTS, query,
+                      table_counts, write_inbox)
+from flows import cli
+from flows.inbox import HEAD_BYTES, discover, read_raw_files
+from flows.pipeline import Fault, run_lock, run_pipeline, zonefacts_run
+from flows.settings import Settings
+
+
+def _flow(inbox: Path, warehouse: Path, **kwargs) -> dict:
+    params = dict(max_file_bytes=MAX_FILE_BYTES, batch_documents=3)
+    params.update(kwargs)
+    return zonefacts_run(inbox=str(inbox), warehouse=str(warehouse), **params)
+
+
+def _without_runs(counts: dict) -> dict:
+    return {k: v for k, v in counts.items() if k != "pipeline_runs"}
+
+
+# --------------------------------------------------------------------------- the file edge
+
+
+def test_discover_skips_sidecars_hidden_symlinks_out_and_special_files(tmp_path, inbox):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("secret", encoding="utf-8")
+    (inbox / "leak.txt").symlink_to(outside)
+    (inbox / "alias.txt").symlink_to(inbox / "2024-h1.txt")  # inside the inbox: kept
+    (inbox / "loop").symlink_to(inbox, target_is_directory=True)  # a loop is cut, not followed forever
+    os.mkfifo(inbox / "pipe.txt")
+    found = [p.as_posix() for p in discover(inbox)]
+    assert found == sorted(found)
+    assert set(found) == set(GOOD_FILES) | set(EXPECTED_QUARANTINE) | {"alias.txt"}
+
+
+def test_read_raw_files_oversized_head_and_vanished_file(tmp_path):
+    inbox = tmp_path / "in"
+    inbox.mkdir()
+    big = os.urandom(HEAD_BYTES + 12345)
+    (inbox / "big.bin").write_bytes(big)
+    (inbox / "ok.txt").write_bytes(b"hello")
+    (inbox / "ok.meta.json").write_bytes(b'{"title": "x"}')
+    raw = read_raw_files(inbox, [Path("big.bin"), Path("gone.txt"), inbox / "ok.txt"], max_bytes=1000)
+    rows = {r["path"]: r for r in raw.to_dicts()}
+    assert rows["big.bin"]["size_bytes"] == len(big)
+    assert rows["big.bin"]["content"] == big[:HEAD_BYTES]
+    assert rows["big.bin"]["sha256"] == hashlib.sha256(big).hexdigest()
+    assert rows["gone.txt"]["read_error"].startswith("FileNotFoundError")
+    assert rows["gone.txt"]["sha256"] is None
+    assert rows["ok.txt"]["sidecar"] == b'{"title": "x"}'
+    assert rows["ok.txt"]["read_error"] is None
+
+
+# --------------------------------------------------------------------------- flow runs
+
+
+def test_flow_run_loads_documents_quarantines_bad_files_and_is_idempotent(prefect_api_url, inbox, warehouse):
+    first = _flow(inbox, warehouse)
+    assert first["status"] == "success"
+    assert first["documents_seen"] == len(GOOD_FILES) + len(EXPECTED_QUARANTINE)
+    assert first["documents_new"] == len(GOOD_FILES)
+    assert first["documents_quarantined"] == len(EXPECTED_QUARANTINE)
+    assert first["quarantine_reasons"] == {r: 1 for r in EXPECTED_QUARANTINE.values()}
+    assert first["batches"] == 3
+    assert first["flow_run_id"]
+
+    docs = {row[0]: row[1:] for row in query(
+        warehouse, "SELECT path, encoding, format, title, published_at::VARCHAR, source_url, sha256 FROM documents")}
+    assert set(docs) == set(GOOD_FILES)
+    assert docs["gbk/2024-q1.txt"][0] == "gb18030"
+    assert docs["2024-q3.md"][1] == "markdown"
+    assert docs["2024-fy.html"][1] == "html"
+    assert docs["2024-h1.txt"][2:5] == ("上半年经济运行", "2024-07-20", "https://example.cn/news/h1")
+    assert docs["2024-h1.txt"][5] == hashlib.sha256((inbox / "2024-h1.txt").read_bytes()).hexdigest()
+
+    quarantined = {p: (stage, reason, doc_id) for p, stage, reason, doc_id in query(
+        warehouse, "SELECT path, stage, reason, document_id FROM quarantine")}
+    assert {p: r for p, (_, r, _) in quarantined.items()} == EXPECTED_QUARANTINE
+    assert all(stage == "ingest" for stage, _, _ in quarantined.values())
+    assert quarantined["nul.txt"][2] == hashlib.sha256((inbox / "nul.txt").read_bytes()).hexdigest()
+
+    runs = query(warehouse, "SELECT status, documents_new, documents_quarantined, flow_run_id, "
+                            "summary->>'$.status' FROM pipeline_runs")
+    assert runs == [("success", len(GOOD_FILES), len(EXPECTED_QUARANTINE), first["flow_run_id"], "success")]
+    assert not (warehouse.parent / "zonefacts.duckdb.staging").exists()
+
+    before = table_counts(warehouse)
+    second = _flow(inbox, warehouse)
+    assert second["status"] == "success"
+    assert (second["documents_new"], second["observations_loaded"], second["quarantine_rows_new"]) == (0, 0, 0)
+    assert second["documents_skipped"] == len(GOOD_FILES)
+    after = table_counts(warehouse)
+    assert _without_runs(after) == _without_runs(before)
+    assert after["pipeline_runs"] == before["pipeline_runs"] + 1
+
+
+def test_changed_file_at_same_path_is_a_new_version(prefect_api_url, inbox, warehouse):
+    _flow(inbox, warehouse)
+    old_sha = hashlib.sha256((inbox / "2024-h1.txt").read_bytes()).hexdigest()
+    (inbox / "2024-h1.txt").write_text(
+        "重庆高新区2024年上半年经济运行情况（修订）\n2024年上半年，重庆高新区地区生产总值同比增长6.3%。\n",
+        encoding="utf-8")
+    summary = _flow(inbox, warehouse)
+    assert summary["documents_new"] == 1
+    versions = query(warehouse, "SELECT sha256 FROM documents WHERE path = '2024-h1.txt' ORDER BY ingested_at")
+    assert len(versions) == 2
+    assert versions[0][0] == old_sha
+    assert table_counts(warehouse)["documents"] == len(GOOD_FILES) + 1
+
+
+def test_plain_runner_without_prefect_gives_the_same_result(inbox, tmp_path):
+    settings = Settings(warehouse=tmp_path / "plain.duckdb", inbox=inbox, max_file_bytes=MAX_FILE_BYTES,
+                        batch_documents=2)
+    summary = run_pipeline(settings)
+    assert summary["status"] == "success"
+    assert summary["flow_run_id"] is None
+    assert (summary["documents_new"], summary["documents_quarantined"]) == (len(GOOD_FILES),
+                                                                            len(EXPECTED_QUARANTINE))
+    assert run_pipeline(settings)["documents_new"] == 0
+
+
+def test_duplicate_content_under_two_paths_is_loaded_once(inbox, tmp_path):
+    (inbox / "copy-of-h1.txt").write_bytes((inbox / "2024-h1.txt").read_bytes())
+    settings = Settings(warehouse=tmp_path / "dup.duckdb", inbox=inbox, max_file_bytes=MAX_FILE_BYTES,
+                        batch_documents=1)  # the copy lands in another batch
+    summary = run_pipeline(settings)
+    assert summary["documents_new"] == len(GOOD_FILES)
+    assert summary["documents_skipped"] == 1
+
+
+# --------------------------------------------------------------------------- faults
+
+
+@pytest.mark.slow
+def test_kill_during_load_leaves_published_warehouse_unchanged(prefect_api_url, cli_env, inbox, warehouse):
+    _flow(inbox, warehouse)
+    before = table_counts(warehouse)
+    (inbox / "2025-h1.txt").write_text("2025年上半年，重庆高新区地区生产总值同比增长5.9%。\n", encoding="utf-8")
+
+    env = dict(cli_env, ZONEFACTS_FAULT="kill:load", ZONEFACTS_MAX_FILE_BYTES=str(MAX_FILE_BYTES))
+    proc = subprocess.run([str(ZONEFACTS), "run", "--inbox", str(inbox), "--warehouse", str(warehouse)],
+                          env=env, cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == -9, proc.stderr
+    assert table_counts(warehouse) == before  # nothing published, not even a run row
+
+    # the lock died with the process; the next normal run completes and loads the new file
+    summary = _flow(inbox, warehouse)
+    assert summary["status"] == "success"
+    assert summary["documents_new"] == 1
+    after = table_counts(warehouse)
+    assert after["documents"] == before["documents"] + 1
+    assert not (warehouse.parent / "zonefacts.duckdb.staging").exists()
+
+
+def test_failed_load_rolls_back_and_is_recorded(prefect_api_url, inbox, warehouse, monkeypatch, capsys):
+    _flow(inbox, warehouse)
+    before = table_counts(warehouse)
+    (inbox / "2025-q1.txt").write_text("2025年一季度，重庆高新区地区生产总值同比增长5.2%。\n", encoding="utf-8")
+    monkeypatch.setenv("ZONEFACTS_FAULT", "load")
+    code = cli.main(["run", "--inbox", str(inbox), "--warehouse", str(warehouse),
+                     "--max-file-bytes", str(MAX_FILE_BYTES)])
+    assert code == cli.EXIT_FAILED
+    assert "run failed" in capsys.readouterr().err
+    after = table_counts(warehouse)
+    assert _without_runs(after) == _without_runs(before)
+    assert after["pipeline_runs"] == before["pipeline_runs"] + 1
+    assert query(warehouse, "SELECT status FROM pipeline_runs ORDER BY started_at DESC LIMIT 1") == [("failed",)]
+
+    monkeypatch.delenv("ZONEFACTS_FAULT")
+    assert _flow(inbox, warehouse)["documents_new"] == 1
+
+
+def test_fault_spec_is_validated():
+    assert Fault.parse("kill:load") == Fault("load", kill=True)
+    assert Fault.parse(None) is None
+    with pytest.raises(ValueError, match="unknown fault stage"):
+        Fault.parse("kill:nowhere")
+
+
+# --------------------------------------------------------------------------- concurrency
+
+
+def test_second_run_while_locked_exits_75(prefect_api_url, inbox, warehouse, capsys):
+    lock = Settings(warehouse=warehouse).lock_path
+    with run_lock(lock):
+        code = cli.main(["run", "--inbox", str(inbox), "--warehouse", str(warehouse)])
+    assert code == cli.EXIT_TEMPFAIL == 75
+    assert f"another zonefacts run holds {lock}; skipped" in capsys.readouterr().err
+    assert not warehouse.exists()
+
+
+def test_flow_skips_when_the_lock_is_held(prefect_api_url, inbox, warehouse):
+    lock = Settings(warehouse=warehouse).lock_path
+    with run_lock(lock):
+        summary = _flow(inbox, warehouse, lock_wait_seconds=0.3)
+    assert summary["status"] == "skipped"
+    assert summary["message"] == f"another zonefacts run holds {lock}; skipped"
+    assert not warehouse.exists()
+
+
+def test_run_waits_for_the_lock_up_to_lock_wait(prefect_api_url, inbox, warehouse, capsys):
+    lock = Settings(warehouse=warehouse).lock_path
+    release = threading.Event()
+
+    def holder():
+        with run_lock(lock):
+            release.wait(10)
+
+    t = threading.Thread(target=holder)
+    t.start()
+    time.sleep(0.2)
+    threading.Timer(0.5, release.set).start()
+    code = cli.main(["run", "--inbox", str(inbox), "--warehouse", str(warehouse), "--lock-wait", "30",
+                     "--max-file-bytes", str(MAX_FILE_BYTES)])
+    t.join()
+    assert code == 0
+    assert "seen 8, new 4" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- the default path
+
+
+@pytest.mark.slow
+def test_zonefacts_run_on_prefects_temporary_server_is_quiet(tmp_path):
+    """`zonefacts run` without PREFECT_API_URL: Prefect's temporary server, our summary only."""
+    inbox = write_inbox(tmp_path / "inbox")
+    warehouse = tmp_path / "tmp-server.duckdb"
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL",)}
+    proc = subprocess.run([str(ZONEFACTS), "run", "--inbox", str(inbox), "--warehouse", str(warehouse),
+                           "--max-file-bytes", str(MAX_FILE_BYTES)],
+                          env=env, cwd=tmp_path, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("zonefacts run ")
+    assert "seen 8, new 4, skipped 0, quarantined 4" in proc.stdout
+    assert proc.stderr.strip() == ""
+    assert table_counts(warehouse)["documents"] == len(GOOD_FILES)

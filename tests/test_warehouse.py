@@ -1,0 +1,206 @@
+"""warehouse.migrate and warehouse.store on real DuckDB files."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from conftest import table_counts
+from flows.pipeline import stage_batch
+from transforms.extract import OBSERVATION_SCHEMA
+from transforms.vocabulary import entity_dimension, indicator_dimension, load_vocabulary
+from warehouse import migrate as migrate_mod
+from warehouse import store
+
+TABLES = {"schema_migrations", "documents", "quarantine", "pipeline_runs", "dim_entity", "dim_period",
+          "dim_indicator", "fact_observation", "source_defects", "unmapped_mentions"}
+VIEWS = {"observations", "unmapped_summary"}
+DOC_ID = "a" * 64
+
+
+def _objects(con) -> tuple[set[str], set[str]]:
+    rows = con.execute("SELECT table_name, table_type FROM information_schema.tables").fetchall()
+    return ({n for n, t in rows if t == "BASE TABLE"}, {n for n, t in rows if t == "VIEW"})
+
+
+def test_migrate_fresh_file_creates_schema_and_records_version(tmp_path):
+    con = duckdb.connect(str(tmp_path / "fresh.duckdb"))
+    applied = migrate_mod.migrate(con)
+    tables, views = _objects(con)
+    assert TABLES <= tables
+    assert VIEWS <= views
+    assert applied == [m.version for m in migrate_mod.available_migrations()]
+    assert migrate_mod.current_version(con) == migrate_mod.latest_version()
+    recorded = con.execute("SELECT version, name FROM schema_migrations ORDER BY version").fetchall()
+    assert [v for v, _ in recorded] == applied
+    con.close()
+
+
+def test_migrate_twice_is_a_noop(tmp_path):
+    path = tmp_path / "twice.duckdb"
+    con = duckdb.connect(str(path))
+    migrate_mod.migrate(con)
+    con.close()
+    con = duckdb.connect(str(path))
+    assert migrate_mod.migrate(con) == []
+    assert con.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == migrate_mod.latest_version()
+    con.close()
+
+
+def _stage_sample(staging: Path) -> None:
+    documents = pl.DataFrame({
+        "document_id": [DOC_ID], "path": ["a.txt"], "stem": ["a"], "sha256": [DOC_ID], "size_bytes": [10],
+        "encoding": ["utf-8"], "format": ["text"], "title": ["标题"], "title_source": ["first_line"],
+        "published_at": [None], "date_source": [None], "source_url": [None], "text": ["重庆高新区GDP增长6.1%。"],
+    }, schema_overrides={"published_at": pl.Date})
+    observations = pl.DataFrame({
+        "document_id": [DOC_ID], "entity": ["重庆高新区"], "entity_type": ["zone"], "year": [2024],
+        "start_month": [1], "end_month": [6], "period_label": ["2024-H1"], "indicator": ["gdp"],
+        "segment": [None], "measure": ["yoy_growth"], "value": [6.1], "unit": ["%"], "qualifier": ["exact"],
+        "benchmark": [None], "evidence": ["GDP增长6.1%"], "char_start": [5], "char_end": [14],
+        "extractor_version": ["test"], "dq_flags": [[]],
+    }, schema={**OBSERVATION_SCHEMA, "dq_flags": pl.List(pl.String)})
+    quarantine = pl.DataFrame({
+        "stage": ["ingest"], "path": ["bad.txt"], "document_id": ["b" * 64], "reason": ["empty"],
+        "detail": ["zero bytes"], "payload": [b""],
+    })
+    defects = pl.DataFrame({"document_id": [DOC_ID], "kind": ["lost_digits"], "text": ["增长%"],
+                            "sentence": ["增长%。"], "char_start": [3]},
+                           schema_overrides={"char_start": pl.Int32})
+    unmapped = pl.DataFrame({"document_id": [DOC_ID], "phrase": ["神秘指标"], "measure": ["level"],
+                             "value": [1.0], "unit": ["亿元"], "evidence": ["神秘指标1亿元"]})
+    entities = pl.DataFrame({"name": ["新区X"], "entity_type": ["zone"], "parent": [None], "aliases": [[]]},
+                            schema={"name": pl.String, "entity_type": pl.String, "parent": pl.String,
+                                    "aliases": pl.List(pl.String)})
+    stage_batch(str(staging), 0, {"documents": documents, "observations": observations,
+                                  "quarantine": quarantine, "defects": defects,
+                                  "unmapped": unmapped, "entities": entities})
+
+
+def _load(con, staging, **kwargs):
+    vocab = load_vocabulary()
+    return store.load_staged(con, staging, run_id="r1", indicators=indicator_dimension(vocab),
+                             vocabulary_entities=entity_dimension(vocab), **kwargs)
+
+
+def _counts(con) -> dict[str, int]:
+    return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+            for t in ("documents", "quarantine", "fact_observation", "dim_entity", "dim_period",
+                      "dim_indicator", "source_defects", "unmapped_mentions", "pipeline_runs")}
+
+
+def test_load_staged_twice_adds_nothing(tmp_path):
+    staging = tmp_path / "staging"
+    _stage_sample(staging)
+    con = store.open_work(tmp_path / "w.duckdb", tmp_path / "w.duckdb.work")
+    first = _load(con, staging)
+    assert (first.documents, first.observations, first.quarantined, first.defects, first.unmapped,
+            first.entities) == (1, 1, 1, 1, 1, 1)
+    after_first = _counts(con)
+    second = _load(con, staging)
+    assert (second.documents, second.observations, second.quarantined, second.defects,
+            second.unmapped, second.entities) == (0, 0, 0, 0, 0, 0)
+    assert _counts(con) == after_first
+    # the analyst view resolves every key of the loaded fact
+    assert con.execute("SELECT entity, indicator, value FROM observations").fetchall() == [
+        ("重庆高新区", "gdp", 6.1)]
+    con.close()
+
+
+@pytest.mark.parametrize("fail_after", ["documents", "observations"])
+def test_failure_inside_load_leaves_counts_unchanged(tmp_path, fail_after):
+    staging = tmp_path / "staging"
+    _stage_sample(staging)
+    con = store.open_work(tmp_path / "w.duckdb", tmp_path / "w.duckdb.work")
+    before = _counts(con)
+    with pytest.raises(RuntimeError, match="injected failure"):
+        _load(con, staging, fail_after=fail_after)
+    assert _counts(con) == before
+    # the connection is usable afterwards and a clean load then works
+    assert _load(con, staging).documents == 1
+    con.close()
+
+
+def test_before_commit_hook_is_inside_the_transaction(tmp_path):
+    staging = tmp_path / "staging"
+    _stage_sample(staging)
+    con = store.open_work(tmp_path / "w.duckdb", tmp_path / "w.duckdb.work")
+    before = _counts(con)
+
+    def boom(con, counts):
+        con.execute("INSERT INTO pipeline_runs (run_id, started_at, status) VALUES ('x', now(), 'success')")
+        assert counts.documents == 1
+        raise RuntimeError("hook failed")
+
+    with pytest.raises(RuntimeError, match="hook failed"):
+        _load(con, staging, before_commit=boom)
+    assert _counts(con) == before
+    con.close()
+
+
+@pytest.mark.parametrize("opener", ["published", "work"])
+def test_corrupt_file_is_a_warehouse_error_naming_the_file(tmp_path, opener):
+    bad = tmp_path / "damaged.duckdb"
+    bad.write_bytes(os.urandom(64 * 1024))
+    with pytest.raises(store.WarehouseError) as info:
+        if opener == "published":
+            store.open_published(bad)
+        else:
+            store.open_work(tmp_path / "other.duckdb", bad)
+    assert str(bad) in str(info.value)
+    assert "move" in str(info.value)  # says how to recover
+
+
+def test_corrupt_published_file_is_named_when_seeding_work(tmp_path):
+    published = tmp_path / "zonefacts.duckdb"
+    published.write_bytes(os.urandom(64 * 1024))
+    with pytest.raises(store.WarehouseError, match=str(published)):
+        store.open_work(published, tmp_path / "zonefacts.duckdb.work")
+    assert not (tmp_path / "zonefacts.duckdb.work").exists()
+
+
+def test_missing_published_file_is_a_warehouse_error(tmp_path):
+    with pytest.raises(store.WarehouseError, match="does not exist"):
+        store.open_published(tmp_path / "nope.duckdb")
+
+
+def test_publish_replaces_atomically_while_a_reader_holds_the_old_snapshot(tmp_path):
+    warehouse, work = tmp_path / "zonefacts.duckdb", tmp_path / "zonefacts.duckdb.work"
+    staging = tmp_path / "staging"
+    con = store.open_work(warehouse, work)
+    con.close()
+    store.publish(work, warehouse)
+
+    reader = store.open_published(warehouse)
+    assert reader.execute("SELECT count(*) FROM documents").fetchone()[0] == 0
+
+    _stage_sample(staging)
+    con = store.open_work(warehouse, work)
+    _load(con, staging)
+    con.close()
+    store.publish(work, warehouse)
+
+    # the old reader keeps its (old, complete) snapshot and keeps working
+    assert reader.execute("SELECT count(*) FROM documents").fetchone()[0] == 0
+    assert reader.execute("SELECT count(*) FROM fact_observation").fetchone()[0] == 0
+    reader.close()
+    # a new reader sees the new one; no temp files are left behind
+    assert table_counts(warehouse)["documents"] == 1
+    assert not list(tmp_path.glob(".zonefacts.duckdb.publish-*"))
+
+
+def test_open_work_seeds_from_published_snapshot(tmp_path):
+    warehouse, work = tmp_path / "zonefacts.duckdb", tmp_path / "zonefacts.duckdb.work"
+    staging = tmp_path / "staging"
+    _stage_sample(staging)
+    con = store.open_work(warehouse, work)
+    _load(con, staging)
+    con.close()
+    store.publish(work, warehouse)
+    work.unlink()
+    con = store.open_work(warehouse, work)
+    assert store.known_document_ids(con) == {DOC_ID}
+    con.close()
