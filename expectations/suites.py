@@ -27,7 +27,6 @@ import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -90,9 +89,18 @@ class ObservationValidation:
 _LOCK = threading.RLock()
 
 
-@lru_cache(maxsize=1)
 def _gx() -> tuple[Any, Any]:
     """(ephemeral context, whole-dataframe batch definition), once per process."""
+    with _LOCK:
+        if not _CONTEXT:
+            _CONTEXT.append(_make_context())
+        return _CONTEXT[0]
+
+
+_CONTEXT: list[tuple[Any, Any]] = []
+
+
+def _make_context() -> tuple[Any, Any]:
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -252,8 +260,18 @@ _BUILDERS: dict[str, Callable[[], list[Check]]] = {
 }
 
 
-@lru_cache(maxsize=None)
+_SUITES: dict[str, tuple[Any, tuple[Check, ...]]] = {}
+
+
 def _suite(gx_name: str) -> tuple[Any, tuple[Check, ...]]:
+    """The GX suite and its checks, built once per process even when threads race for it."""
+    with _LOCK:
+        if gx_name not in _SUITES:
+            _SUITES[gx_name] = _build_suite(gx_name)
+        return _SUITES[gx_name]
+
+
+def _build_suite(gx_name: str) -> tuple[Any, tuple[Check, ...]]:
     import great_expectations as gx
 
     context, _ = _gx()
@@ -522,14 +540,16 @@ def _snippet(text: str | None, at: int, width: int = 30) -> str:
     return text[max(at - width, 0): at + width]
 
 
-def prepare_documents(documents: pl.DataFrame, defects: pl.DataFrame | None) -> pl.DataFrame:
+def document_stats(documents: pl.DataFrame, defects: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Per-document figures the documents suite checks, without the text itself: a run keeps
+    these for every document and validates them once, in bounded memory."""
     text_col = "text" if "text" in documents.columns else "raw_text"
     label = pl.coalesce([pl.col(c).cast(pl.String) for c in ("path", "stem", "document_id") if c in documents.columns])
     frame = documents.select(
         pl.col("document_id").cast(pl.String), label.alias("document"),
         (pl.col("sha256").cast(pl.String) if "sha256" in documents.columns else pl.lit(None, pl.String)).alias("sha256"),
         pl.col(text_col).cast(pl.String).fill_null("").alias("text"),
-    ).with_row_index("row_id").with_columns(pl.col("row_id").cast(pl.Int64), pl.col("document_id").alias("key"))
+    )
     if defects is not None and defects.height:
         per_doc = defects.group_by("document_id").agg(
             pl.len().alias("defects"),
@@ -537,17 +557,25 @@ def prepare_documents(documents: pl.DataFrame, defects: pl.DataFrame | None) -> 
     else:
         per_doc = pl.DataFrame(schema={"document_id": pl.String, "defects": pl.UInt32, "defect_example": pl.String})
     frame = frame.join(per_doc, on="document_id", how="left", maintain_order="left")
-    text_hash = pl.col("text").hash()
-    frame = frame.with_columns(
+    # character offset of the first U+FFFD (str.find counts bytes)
+    at = pl.col("text").str.split("\ufffd").list.first().str.len_chars().fill_null(0).cast(pl.Int64)
+    return frame.with_columns(
         pl.col("text").str.len_chars().alias("text_chars"),
         pl.col("text").str.count_matches("\ufffd", literal=True).alias("replacement_chars"),
-        pl.col("text").str.find("\ufffd", literal=True).alias("replacement_at"),
+        pl.col("text").str.slice(pl.max_horizontal(at - 30, 0), 60).alias("replacement_snippet"),
+        pl.col("text").str.slice(0, 60).alias("text_head"),
         pl.col("text").str.replace_all(r"[\s\u200b-\u200d\u2060\ufeff]", "").str.len_chars().alias("clean_chars"),
         pl.col("defects").fill_null(0).cast(pl.Int64),
-        text_hash.alias("text_hash"),
+        pl.col("text").hash().alias("text_hash"),
     ).with_columns(
         (pl.col("defects") * 1000.0 / pl.max_horizontal(pl.col("text_chars"), 1)).alias("defects_per_1000_chars"),
-    )
+    ).drop("text")
+
+
+def prepare_documents(stats: pl.DataFrame) -> pl.DataFrame:
+    """Add the duplicate-text columns across all the documents given."""
+    frame = stats.with_row_index("row_id").with_columns(pl.col("row_id").cast(pl.Int64),
+                                                         pl.col("document_id").alias("key"))
     groups = frame.group_by("text_hash").agg(pl.col("document").alias("same_text"), pl.col("document_id").alias("ids"))
     frame = frame.join(groups, on="text_hash", how="left", maintain_order="left").with_columns(
         pl.col("same_text").list.set_difference(pl.concat_list(pl.col("document"))).list.join(", ").alias("duplicate_of"),
@@ -560,17 +588,17 @@ def _document_sample(name: str, failing: pl.DataFrame) -> list[dict]:
     out = []
     for row in failing.head(SAMPLE_SIZE).iter_rows(named=True):
         if name == "text_has_no_replacement_chars":
-            evidence = _snippet(row["text"], row["replacement_at"] or 0)
+            evidence = row["replacement_snippet"]
             detail = f"{row['replacement_chars']} U+FFFD replacement characters"
         elif name == "text_not_empty":
-            evidence = row["text"][:40]
+            evidence = row["text_head"][:40]
             detail = "no text left once whitespace is removed"
         elif name == "lost_digit_rate_below_threshold":
             evidence = row["defect_example"] or ""
             detail = (f"{row['defects']} numbers with lost digits in {row['text_chars']} characters "
                       f"({row['defects_per_1000_chars']:.2f} per 1000 > {LOST_DIGITS_PER_1000_CHARS:g})")
         else:
-            evidence = row["text"][:60]
+            evidence = row["text_head"]
             detail = f"same text as {row['duplicate_of']}"
         out.append(_plain({"document": row["document"], "document_id": row["document_id"], "evidence": evidence,
                            "detail": detail}))
@@ -580,8 +608,13 @@ def _document_sample(name: str, failing: pl.DataFrame) -> list[dict]:
 def validate_documents(documents: pl.DataFrame, defects: pl.DataFrame | None = None) -> list[ExpectationResult]:
     """Validate one batch of parsed documents (document_id, text, optional path / sha256) and the
     extractor's defects (DEFECT_SCHEMA) against the ``documents`` suite (all warnings)."""
-    frame = prepare_documents(documents, defects)
-    gx_frame = frame.drop("text")
+    return validate_document_stats(document_stats(documents, defects))
+
+
+def validate_document_stats(stats: pl.DataFrame) -> list[ExpectationResult]:
+    """The documents suite over ``document_stats`` rows (one run's documents, any number of batches)."""
+    frame = prepare_documents(stats)
+    gx_frame = frame.drop("text_head", "replacement_snippet")
     results, _ = _evaluate("documents", DOCUMENTS, gx_frame, ["row_id", "document", "document_id"],
                            lambda name, failing: _document_sample(
                                name, frame.filter(pl.col("row_id").is_in(failing.get_column("row_id")))))

@@ -265,15 +265,18 @@ def extract_stage(documents: pl.DataFrame, vocabulary: Vocabulary, batch_no: int
     return ExtractedBatch(merged, quarantine, documents.filter(pl.col("document_id").is_in(good_ids)))
 
 
-def validate_stage(extraction: Extraction, vocabulary: Vocabulary, documents: pl.DataFrame,
-                   batch_no: int = 0) -> ValidationResult:
-    """The batch suites (expectations/): error-severity failures leave the batch for the
-    quarantine, warning-severity ones stay as ``dq_flags`` on the rows."""
-    from expectations.suites import validate_extraction
+def validate_stage(observations: pl.DataFrame, entities: pl.DataFrame, document_stats: pl.DataFrame,
+                   vocabulary: Vocabulary, flush_no: int = 0) -> ValidationResult:
+    """The batch suites (expectations/) over the observations and documents gathered since the
+    last flush: error-severity failures go to the quarantine, warning-severity ones stay on the
+    rows as ``dq_flags``. GX has a fixed cost per validation, so a run validates once, or once
+    per ``VALIDATE_EVERY_OBSERVATIONS`` rows, not once per batch."""
+    from expectations.suites import validate_document_stats, validate_observations
 
-    checked = validate_extraction(extraction, vocabulary, documents)
+    checked = validate_observations(observations, vocabulary, entities)
+    results = checked.results + (validate_document_stats(document_stats) if document_stats.height else [])
     return ValidationResult(checked.clean, checked.quarantined.cast(QUARANTINE_STAGED_SCHEMA),
-                            checked.expectations_failed, checked.results)
+                            [r.expectation for r in results if not r.success], results)
 
 
 def quality_stage(work: str, warehouse: str, run_id: str, batch_results: list, data_docs_dir: str,
@@ -310,6 +313,42 @@ def quality_stage(work: str, warehouse: str, run_id: str, batch_results: list, d
                     "unexpected_count": r.unexpected_count} for r in failed],
         "data_docs": docs, "alerts_sent": len(outcome.sent), "alert_errors": list(outcome.errors),
     }
+
+
+VALIDATE_EVERY_OBSERVATIONS = 200_000
+
+
+def quarantine_of(parsed: "ParsedBatch", extracted: "ExtractedBatch") -> pl.DataFrame:
+    return pl.concat([parsed.quarantine, extracted.quarantine], how="vertical_relaxed")
+
+
+class PendingValidation:
+    """Observations, their entities and per-document figures waiting for the next validation."""
+
+    def __init__(self) -> None:
+        self.frames: list[tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]] = []
+        self.flushes = 0
+
+    @property
+    def batches(self) -> int:
+        return len(self.frames)
+
+    @property
+    def observations(self) -> int:
+        return sum(f[0].height for f in self.frames)
+
+    def add(self, extracted: "ExtractedBatch") -> None:
+        from expectations.suites import document_stats
+
+        self.frames.append((extracted.extraction.observations, extracted.extraction.entities,
+                            document_stats(extracted.documents, extracted.extraction.defects)))
+
+    def take(self) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+        frames, self.frames = self.frames, []
+        self.flushes += 1
+        if not frames:
+            return (pl.DataFrame(schema=OBSERVATION_SCHEMA), pl.DataFrame(schema=ENTITY_SCHEMA), pl.DataFrame())
+        return tuple(pl.concat([f[i] for f in frames], how="vertical_relaxed") for i in range(3))
 
 
 def stage_batch(staging: str, batch_no: int, frames: dict[str, pl.DataFrame]) -> dict[str, int]:
@@ -406,7 +445,7 @@ PREFECT_TASKS: dict[str, Any] = {
     "read": _task("read-parse", read_parse_stage, "read-parse-{batch_no}",
                   retries=STAGE_RETRIES["read"], retry_delay_seconds=1, retry_condition_fn=_retry_on_io),
     "extract": _task("extract", extract_stage, "extract-{batch_no}"),
-    "validate": _task("validate", validate_stage, "validate-{batch_no}"),
+    "validate": _task("validate", validate_stage, "validate-{flush_no}"),
     "stage": _task("stage", stage_batch, "stage-{batch_no}"),
     "load": _task("load", load_stage),
     "quality": _task("quality", quality_stage),
@@ -513,6 +552,26 @@ def _run_locked(settings, runner, fault, run_id, summary, started, vocabulary) -
     reasons: Counter[str] = Counter()
     expectations: Counter[str] = Counter()
     batch_results: list = []
+    pending = PendingValidation()
+
+    def validate_pending(final: bool) -> None:
+        """Validate what the batches gathered, stage the clean rows and the rejects."""
+        if not pending.batches and not final:
+            return
+        observations, entities, stats = pending.take()
+        if observations.height == 0 and stats.height == 0:
+            return
+        _fault_at(fault, "validate")
+        validated: ValidationResult = runner("validate", validate_stage, observations, entities, stats,
+                                             vocabulary, flush_no=pending.flushes)
+        batch_results.extend(validated.results)
+        expectations.update(validated.expectations_failed)
+        runner("stage", stage_batch, str(staging), 100_000 + pending.flushes, {
+            "observations": validated.observations.select(list(STAGED_OBSERVATION_SCHEMA))
+            .cast(STAGED_OBSERVATION_SCHEMA),
+            "quarantine": validated.quarantine,
+        })
+        reasons.update(validated.quarantine["reason"].to_list())
     try:
         known = _known_documents(settings)
 
@@ -530,35 +589,26 @@ def _run_locked(settings, runner, fault, run_id, summary, started, vocabulary) -
             _fault_at(fault, "extract")
             extracted: ExtractedBatch = runner("extract", extract_stage, parsed.documents, vocabulary,
                                                batch_no=batch_no)
-            _fault_at(fault, "validate")
-            validated: ValidationResult = runner("validate", validate_stage, extracted.extraction,
-                                                 vocabulary, extracted.documents, batch_no=batch_no)
-            batch_results.extend(validated.results)
-            quarantine = pl.concat([parsed.quarantine, extracted.quarantine, validated.quarantine],
-                                   how="vertical_relaxed")
-            observations = validated.observations
-            missing = [c for c in STAGED_OBSERVATION_SCHEMA if c not in observations.columns]
-            if missing:
-                raise RuntimeError(f"observations lack columns {missing}")
-            observations = observations.select(list(STAGED_OBSERVATION_SCHEMA)).cast(STAGED_OBSERVATION_SCHEMA)
-
             _fault_at(fault, "stage")
             runner("stage", stage_batch, str(staging), batch_no, {
-                "documents": extracted.documents, "quarantine": quarantine,
-                "observations": observations, "entities": extracted.extraction.entities,
+                "documents": extracted.documents, "quarantine": quarantine_of(parsed, extracted),
+                "entities": extracted.extraction.entities,
                 "defects": extracted.extraction.defects, "unmapped": extracted.extraction.unmapped,
             })
+            pending.add(extracted)
+            if pending.observations >= VALIDATE_EVERY_OBSERVATIONS:
+                validate_pending(final=False)
             known.ids.update(extracted.documents["document_id"].to_list())
-            files_quarantined = quarantine.filter(pl.col("stage") != "validation")
+            files_quarantined = quarantine_of(parsed, extracted)
             summary["documents_quarantined"] += files_quarantined.height
-            reasons.update(quarantine["reason"].to_list())
-            expectations.update(validated.expectations_failed)
-            summary["observations_extracted"] += observations.height
+            reasons.update(files_quarantined["reason"].to_list())
+            summary["observations_extracted"] += extracted.extraction.observations.height
             summary["defects"] += extracted.extraction.defects.height
             summary["unmapped"] += extracted.extraction.unmapped.height
             log.info("batch %d: %d files, %d documents, %d quarantined, %d skipped",
                      batch_no, len(batch), extracted.documents.height, files_quarantined.height,
                      parsed.skipped)
+        validate_pending(final=True)
 
         summary["quarantine_reasons"] = dict(sorted(reasons.items()))
         summary["expectations_failed"] = sum(expectations.values())

@@ -322,7 +322,9 @@ def defects(sentences: pl.DataFrame) -> pl.DataFrame:
                                     "sentence": pl.String, "char_start": pl.Int32})
     found = pl.concat(frames)
     return found.with_columns(
-        (pl.col("sent_start") + pl.col("sentence").str.find(pl.col("text"), literal=True)).cast(pl.Int32).alias("char_start")
+        # character offset (str.find would count bytes)
+        (pl.col("sent_start") + pl.col("sentence").str.split(pl.col("text")).list.first().str.len_chars())
+        .cast(pl.Int32).alias("char_start")
     ).select("document_id", "kind", "text", "sentence", "char_start").unique(maintain_order=True)
 
 
