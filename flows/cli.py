@@ -213,6 +213,44 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------- validate
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """The warehouse suites on demand: same lock, working file and publish as a run."""
+    import uuid
+    from datetime import datetime, timezone
+
+    from flows.pipeline import RunLocked, publish_stage, quality_stage, run_lock
+    from flows.settings import load_settings
+    from warehouse.store import WarehouseError
+
+    settings = load_settings().with_overrides(warehouse=Path(args.warehouse) if args.warehouse else None)
+    if not settings.warehouse.exists():
+        _err(f"zonefacts: {settings.warehouse} does not exist yet: run `zonefacts run` first.")
+        return EXIT_WAREHOUSE
+    run_id = "validate-" + uuid.uuid4().hex[:12]
+    try:
+        with run_lock(settings.lock_path, settings.lock_wait_seconds):
+            quality = quality_stage(str(settings.work_path), str(settings.warehouse), run_id, [],
+                                    str(settings.data_docs_dir), settings.alerts, datetime.now(timezone.utc))
+            publish_stage(str(settings.work_path), str(settings.warehouse))
+    except RunLocked as exc:
+        _err(f"zonefacts: {exc}")
+        return EXIT_TEMPFAIL
+    except WarehouseError as exc:
+        _err(f"zonefacts: {exc}")
+        return EXIT_WAREHOUSE
+    print(f"zonefacts validate {run_id}: {quality['expectations_evaluated']} expectations, "
+          f"{len(quality['failed'])} failed")
+    for failed in quality["failed"]:
+        print(f"    {failed['severity']:<7} {failed['suite']}.{failed['expectation']} "
+              f"({failed['unexpected_count']} rows)")
+    if quality["data_docs"]:
+        print(f"  data docs     {quality['data_docs']}")
+    return EXIT_OK
+
+
 # --------------------------------------------------------------------------- status
 
 
@@ -298,6 +336,10 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--runs", type=int, default=10, help=argparse.SUPPRESS)
     status.add_argument("--quarantine-limit", type=int, default=200, help=argparse.SUPPRESS)
     status.set_defaults(func=cmd_status)
+
+    validate = sub.add_parser("validate", help="re-run the warehouse suites, record them and alert on new failures")
+    validate.add_argument("--warehouse", help=wh_help)
+    validate.set_defaults(func=cmd_validate)
     return parser
 
 

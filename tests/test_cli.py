@@ -129,3 +129,20 @@ def test_table_alignment_counts_cjk_as_double_width():
               ((header, "value"), (rows[0], "1.5"), (rows[1], "12.25"))]
     assert starts[0] + len("value") == starts[1] + len("1.5") == starts[2] + len("12.25")  # right-aligned
     assert footer == "(2 rows)"
+
+
+def test_validate_reruns_the_warehouse_suites_and_records_them(published, capsys):
+    code = cli.main(["validate", "--warehouse", str(published)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert out.startswith("zonefacts validate validate-")
+    code, out, _ = _sql(capsys, published,
+                        "SELECT count(*) AS n FROM dq_results r JOIN dq_runs USING (run_id) "
+                        "WHERE run_id LIKE 'validate-%' AND suite LIKE 'warehouse%'", "--format", "csv")
+    assert code == 0 and int(out.splitlines()[1]) >= 5
+
+
+def test_validate_on_a_missing_warehouse_is_a_clear_error(tmp_path, capsys):
+    code = cli.main(["validate", "--warehouse", str(tmp_path / "nope.duckdb")])
+    _, err = capsys.readouterr()
+    assert code == 3 and "does not exist yet" in err
