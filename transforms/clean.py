@@ -98,6 +98,23 @@ def _drop_noise(lines: pl.DataFrame) -> pl.DataFrame:
     return lines.filter(keep | (pl.col("first_line") & pl.col("has_title_line")))
 
 
+_HTML_ENTITIES = ["&nbsp;", "&amp;", "&lt;", "&gt;", "&quot;", "&#39;", "&ldquo;", "&rdquo;", "&mdash;", "&hellip;"]
+_ENTITY_TEXT = [" ", "&", "<", ">", '"', "'", "“", "”", "—", "…"]
+_LEFTOVER_TAG = r"</?[A-Za-z][^<>]{0,200}>"
+_INVISIBLE = r"[\u200b-\u200f\u2060\ufeff\u00ad]"
+# a space between two CJK characters or digits is scrape noise: "增长 6.3 %", "地区 生产总值"
+_SPACED = r"([\p{Han}0-9%.,，、])[ \t\u00a0\u3000]+([\p{Han}0-9%.])"
+
+
+def _tidy(lines: pl.DataFrame) -> pl.DataFrame:
+    """Remove what web scrapes leave in text: tags, entities, invisible characters, stray spaces."""
+    line = (pl.col("line").str.replace_all(_LEFTOVER_TAG, "").str.replace_many(_HTML_ENTITIES, _ENTITY_TEXT)
+            .str.replace_all(_INVISIBLE, ""))
+    for _ in range(2):  # "1 2 3": each pass joins every other gap
+        line = line.str.replace_all(_SPACED, "${1}${2}")
+    return lines.with_columns(line.str.strip_chars().alias("line")).filter(pl.col("line") != "")
+
+
 def _join_broken_lines(lines: pl.DataFrame) -> pl.DataFrame:
     line = pl.col("line")
     prev = line.shift(1).over("document_id")
@@ -138,7 +155,7 @@ def paragraphs(documents: pl.DataFrame) -> pl.DataFrame:
     if documents.height == 0:
         return pl.DataFrame(schema={"document_id": pl.String, "para_no": pl.Int32, "is_title": pl.Boolean,
                                     "display": pl.String, "norm": pl.String})
-    paras = _normalize(_join_broken_lines(_drop_noise(_lines(documents))))
+    paras = _normalize(_join_broken_lines(_tidy(_drop_noise(_lines(documents)))))
     # A paragraph repeated in the same document states its facts once.
     repeated = (pl.col("norm").str.len_chars() >= _MIN_REPEATED_PARAGRAPH) & pl.col("norm").is_duplicated().over(
         "document_id") & (pl.int_range(pl.len()).over("document_id", "norm") > 0)

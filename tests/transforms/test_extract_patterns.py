@@ -262,3 +262,20 @@ def test_city_bulletin_genre() -> None:
     ])
     assert all(o["measure"] != "diff_pp" for o in found), "a change between periods is not a diff_pp"
     assert len(found) == 18
+
+
+NOISE_ROWS = [
+    ("leftover markup and entities", "上半年，<b>成都高新区</b>实现地区生产总值同比增长&nbsp;6.3%。<br/>",
+     [{"entity": "成都高新区", "indicator": "gdp", "value": 6.3}]),
+    ("spaces inside a figure", "上半年，成都高新区地区 生产总值 同比增长 6.3 %。",
+     [{"entity": "成都高新区", "indicator": "gdp", "value": 6.3}]),
+    ("invisible characters", "上半年，成都\u200b高新区出口总额\ufeff321.4亿元。",
+     [{"entity": "成都高新区", "indicator": "exports", "value": 32_140_000_000.0}]),
+    ("truncated ending", "上半年，成都高新区出口总额增长8.1%，进口总额增",
+     [{"entity": "成都高新区", "indicator": "exports", "value": 8.1}]),
+]
+
+
+@pytest.mark.parametrize("name,text,expected", NOISE_ROWS, ids=[r[0] for r in NOISE_ROWS])
+def test_noisy_scrape(name: str, text: str, expected: list[dict]) -> None:
+    assert_contains(observations(text), expected)
