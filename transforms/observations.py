@@ -112,8 +112,11 @@ def bind_enumerations(tiles: pl.DataFrame, surface_to_code: dict[str, str]) -> p
     """分别: "A、B、C产值分别增长x%、y%、z%" gives item k to the k-th number of the run."""
     is_number = pl.col("tile_kind") == "number"
     is_head = is_number & pl.col("core").str.contains("分别")
-    head_text = pl.when(is_head).then(pl.col("core_bare").str.extract(r"^(.*?)分别", 1))
-    continues = is_number & (pl.col("residue").str.len_chars() == 0) & pl.col("indicator_own").is_null()
+    listed = pl.col("core_bare").str.extract(r"^(.*?)分别", 1)
+    listed = pl.when(is_head & (listed.str.len_chars() > 0)).then(listed)
+    # "A、B分别为x、y，分别增长p、q": the second 分别 lists nothing and reuses A、B
+    head_text = pl.when(is_head).then(pl.coalesce(listed, listed.forward_fill().over(_KEY)))
+    continues = is_number & ~is_head & (pl.col("residue").str.len_chars() == 0) & pl.col("indicator_own").is_null()
     run_id = (~continues).cast(pl.Int32).cum_sum().over(_KEY)
     tiles = tiles.with_columns(head_text.alias("enum_head"), run_id.alias("enum_run"))
     tiles = tiles.with_columns(

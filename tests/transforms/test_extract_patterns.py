@@ -279,3 +279,13 @@ NOISE_ROWS = [
 @pytest.mark.parametrize("name,text,expected", NOISE_ROWS, ids=[r[0] for r in NOISE_ROWS])
 def test_noisy_scrape(name: str, text: str, expected: list[dict]) -> None:
     assert_contains(observations(text), expected)
+
+
+def test_second_enumeration_reuses_the_listed_items() -> None:
+    found = observations("前三季度，西安高新区货物进出口总额、出口总额分别为1560.2亿元、980.4亿元，分别增长6.2%、9.8%。")
+    assert_contains(found, [
+        {"indicator": "foreign_trade", "measure": "level", "value": 156_020_000_000.0},
+        {"indicator": "exports", "measure": "level", "value": 98_040_000_000.0},
+        {"indicator": "foreign_trade", "measure": "yoy_pct", "value": 6.2},
+        {"indicator": "exports", "measure": "yoy_pct", "value": 9.8},
+    ])
