@@ -54,8 +54,10 @@ def cue_pattern() -> str:
     linking = _alt(w["linking"])
     qualifier = _alt(w["at_least"] + w["about"] + w["at_most"])
     diff = (
-        f"(?P<diff>{_alt(w['diff_up'] + w['diff_down'])})(?P<diff_bench>{bench})"
+        f"(?P<diff>{_alt(w['diff_up'] + w['diff_down'])}(?P<diff_bench>{bench})"
         r"(?:平均水平|平均增速|平均增幅|平均|增速|增幅|水平)?"
+        # 比全省高 / 较全市快: the comparison before the direction
+        rf"|(?:比|较)[\p{{Han}}()]{{1,10}}?(?:平均水平|平均|水平)?(?:高出|高|快|低|慢))"
     )
     share = (
         rf"(?P<share>占(?P<share_bench>{bench})(?:[\p{{Han}}A-Za-z]{{0,10}}?)(?:的)?(?:比重|比例|份额)"

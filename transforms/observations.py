@@ -263,7 +263,7 @@ def assign_measures(tiles: pl.DataFrame) -> pl.DataFrame:
     """Measure, signed value, unit and qualifier of each number tile (null measure: not a fact)."""
     kind = pl.col("kind")
     down = pl.col("yoy_dir").is_in(cue_words()["yoy_down"])
-    diff_down = pl.col("diff").is_in(cue_words()["diff_down"])
+    diff_down = pl.col("diff").str.contains("^(?:" + "|".join(cue_words()["diff_down"]) + ")|[低慢]$")
     not_comparison = pl.col("lead").str.contains(_not_a_comparison_regex())
     sentence_so_far = pl.col("sentence").str.head(pl.col("tile_end"))
     in_plan = sentence_so_far.str.contains(_target_regex())

@@ -289,3 +289,13 @@ def test_second_enumeration_reuses_the_listed_items() -> None:
         {"indicator": "foreign_trade", "measure": "yoy_pct", "value": 6.2},
         {"indicator": "exports", "measure": "yoy_pct", "value": 9.8},
     ])
+
+
+@pytest.mark.parametrize("text,value", [
+    ("上半年，成都高新区GDP增长8%，增速比全市高2.1个百分点。", 2.1),
+    ("上半年，成都高新区GDP增长3%，较全市低0.4个百分点。", -0.4),
+    ("上半年，成都高新区GDP增长8%，增速快于全市2.1个百分点。", 2.1),
+])
+def test_comparison_with_the_city_written_before_the_direction(text: str, value: float) -> None:
+    assert_contains(observations(text), [{"indicator": "gdp", "measure": "diff_pp", "value": value,
+                                          "benchmark": "成都市"}])
