@@ -13,21 +13,17 @@ from functools import lru_cache
 
 import polars as pl
 
-from transforms.vocabulary import VOCAB_DIR, Vocabulary, read_patterns
+from transforms.vocabulary import VOCAB_DIR, Vocabulary, read_patterns, vocab_rows
 
 SCOPE_PREFIX = "@"  # canonical names of scope words: "@city" means 全市
 
 
-@lru_cache(maxsize=1)
 def scope_words() -> dict[str, str]:
-    table = pl.read_csv(VOCAB_DIR / "scope_words.csv", comment_prefix="#")
-    return dict(table.iter_rows())
+    return dict(vocab_rows("scope_words.csv"))
 
 
-@lru_cache(maxsize=1)
-def suffix_types() -> list[tuple[str, str]]:
-    table = pl.read_csv(VOCAB_DIR / "entity_patterns.csv", comment_prefix="#")
-    return sorted(table.iter_rows(), key=lambda r: len(r[0]), reverse=True)
+def suffix_types() -> tuple[tuple[str, str], ...]:
+    return vocab_rows("entity_patterns.csv", longest_first=True)
 
 
 @lru_cache(maxsize=1)

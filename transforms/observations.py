@@ -23,7 +23,7 @@ import polars as pl
 from transforms.entities import SCOPE_PREFIX, EntityIndex
 from transforms.mentions import cue_words, lookup_columns
 from transforms.periods import PERIOD_FIELDS, parse_period, period_label, resolve_year
-from transforms.vocabulary import VOCAB_DIR, read_patterns
+from transforms.vocabulary import VOCAB_DIR, read_patterns, vocab_rows
 
 BLOCKED = "\u2205"  # a core that names something unknown: stops carry-over
 _KEY = ["sent_id"]
@@ -45,16 +45,12 @@ def _not_a_comparison_regex() -> str:
     return "(?:" + "|".join(re.escape(w) for w in words) + "|" + period_words + ")"
 
 
-@lru_cache(maxsize=1)
-def defect_patterns() -> list[tuple[str, str]]:
-    table = pl.read_csv(VOCAB_DIR / "defects.csv", comment_prefix="#")
-    return list(table.iter_rows())
+def defect_patterns() -> tuple[tuple[str, str], ...]:
+    return vocab_rows("defects.csv")
 
 
-@lru_cache(maxsize=1)
-def enumeration_shorthands() -> list[tuple[str, str]]:
-    table = pl.read_csv(VOCAB_DIR / "enumerations.csv", comment_prefix="#")
-    return sorted(table.iter_rows(), key=lambda r: len(r[0]), reverse=True)
+def enumeration_shorthands() -> tuple[tuple[str, str], ...]:
+    return vocab_rows("enumerations.csv", longest_first=True)
 
 
 def bind_indicators(tiles: pl.DataFrame, surface_to_code: dict[str, str], gap_forms: list[tuple[str, str]]) -> pl.DataFrame:

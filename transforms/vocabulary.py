@@ -43,6 +43,13 @@ def entity_dimension(vocabulary: Vocabulary) -> pl.DataFrame:
     return vocabulary.entities.select("name", "entity_type", "parent", "aliases")
 
 
+@lru_cache(maxsize=None)
+def vocab_rows(name: str, longest_first: bool = False) -> tuple[tuple, ...]:
+    """Rows of a two-column vocabulary table; ``longest_first`` sorts by the first column's length."""
+    rows = pl.read_csv(VOCAB_DIR / name, comment_prefix="#", infer_schema=False).iter_rows()
+    return tuple(sorted(rows, key=lambda r: len(r[0]), reverse=True) if longest_first else rows)
+
+
 def read_patterns(path: Path) -> list[str]:
     """Non-empty, non-comment lines of a pattern file."""
     return [line for line in path.read_text(encoding="utf-8").splitlines()
