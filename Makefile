@@ -39,8 +39,9 @@ run: setup
 test: setup
 	$(VENV)/bin/pytest -q
 
+# 10k generated articles: Prefect run, plain run, naive baseline, floor (BENCH_LARGE=1 adds RSS at 100k)
 bench: setup
-	@echo "see bench/"
+	BENCH_LARGE=$(BENCH_LARGE) $(VENV)/bin/python -m bench.run
 
 clean:
 	rm -rf $(WAREHOUSE) $(WAREHOUSE).work $(WAREHOUSE).work.wal $(WAREHOUSE).wal \

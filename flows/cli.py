@@ -125,10 +125,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         # GX takes ~10 s to import: do it while Prefect's temporary server starts
         threading.Thread(target=_warm_up_validation, name="gx-warm-up", daemon=True).start()
-        summary = zonefacts_run(
+        flow_fn = zonefacts_run
+        if args.dask_address:  # an address means Dask
+            args.task_runner = "dask"
+        if args.task_runner == "dask":
+            from flows.pipeline import dask_task_runner
+
+            flow_fn = zonefacts_run.with_options(task_runner=dask_task_runner(args.dask_address))
+        summary = flow_fn(
             inbox=str(settings.inbox.resolve()), warehouse=str(settings.warehouse.resolve()),
             max_file_bytes=settings.max_file_bytes, batch_documents=settings.batch_documents,
             lock_wait_seconds=settings.lock_wait_seconds, fault=fault,
+            task_runner=args.task_runner, dask_address=args.dask_address,
         )
     except PipelineFailed as exc:
         _print_summary(exc.summary)
@@ -305,6 +313,193 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --------------------------------------------------------------------------- serve / export / report / shell
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from flows.settings import load_settings
+
+    settings = load_settings().with_overrides(
+        inbox=Path(args.inbox) if args.inbox else None,
+        warehouse=Path(args.warehouse) if args.warehouse else None)
+    if args.cron is not None and args.interval is not None:
+        _err("zonefacts serve: give --cron or --interval, not both")
+        return EXIT_USAGE
+    if args.interval is not None and args.interval <= 0:
+        _err("zonefacts serve: --interval must be a positive number of seconds")
+        return EXIT_USAGE
+    if not settings.inbox.is_dir():
+        _err(f"zonefacts serve: inbox {settings.inbox} is not a directory")
+        return EXIT_USAGE
+    _quiet_prefect()
+    from flows.serve import serve
+
+    try:
+        return serve(inbox=settings.inbox, warehouse=settings.warehouse,
+                     cron=None if args.interval is not None else (args.cron or "0 7 * * *"),
+                     interval=args.interval, timezone=args.timezone,
+                     max_file_bytes=settings.max_file_bytes, batch_documents=settings.batch_documents,
+                     lock_wait_seconds=args.lock_wait or 0.0)
+    except (RuntimeError, ValueError) as exc:
+        _err(f"zonefacts serve: {exc}")
+        return EXIT_FAILED
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from flows.export import export_warehouse
+    from flows.settings import load_settings
+    from warehouse.store import WarehouseError
+
+    warehouse = Path(args.warehouse) if args.warehouse else load_settings().warehouse
+    try:
+        written = export_warehouse(warehouse, Path(args.dir), args.format)
+    except ValueError as exc:
+        _err(f"zonefacts export: {exc}")
+        return EXIT_USAGE
+    except WarehouseError as exc:
+        _err(f"zonefacts export: {exc}")
+        return EXIT_WAREHOUSE
+    except (OSError, duckdb.Error) as exc:
+        _err(f"zonefacts export: could not write to {args.dir}: {exc}")
+        return EXIT_FAILED
+    for item in written:
+        print(f"{item.rows:>9} rows  {item.path}")
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from flows.report import write_report
+    from flows.settings import load_settings
+    from warehouse.store import WarehouseError
+
+    warehouse = Path(args.warehouse) if args.warehouse else load_settings().warehouse
+    try:
+        target = write_report(warehouse, Path(args.out))
+    except WarehouseError as exc:
+        _err(f"zonefacts report: {exc}")
+        return EXIT_WAREHOUSE
+    except (OSError, duckdb.Error) as exc:
+        _err(f"zonefacts report: {exc}")
+        return EXIT_FAILED
+    print(f"zonefacts report: {target}")
+    return EXIT_OK
+
+
+def _shell_statements(text: str) -> tuple[list[str] | None, str | None]:
+    """Parse and check one `zonefacts shell` input with the rules of `zonefacts sql`."""
+    import duckdb
+
+    try:
+        statements = duckdb.extract_statements(text)
+    except duckdb.Error as exc:
+        return None, f"cannot parse the query: {exc}"
+    for stmt in statements:
+        if stmt.type.name not in _READ_STATEMENTS:
+            return None, (f"refused {stmt.type.name.replace('_', ' ')} statement: the shell only reads the "
+                          f"published snapshot ({_READ_HINT})")
+    return [s.query for s in statements], None
+
+
+def cmd_shell(args: argparse.Namespace) -> int:
+    """A minimal read-only REPL on the published snapshot: statements end with `;`,
+    `.quit` or end of input leaves. Same refusal rules as `zonefacts sql`."""
+    import duckdb
+
+    from flows.console import render
+    from flows.settings import load_settings
+    from warehouse.store import WarehouseError, open_published
+
+    warehouse = Path(args.warehouse) if args.warehouse else load_settings().warehouse
+    try:
+        con = open_published(warehouse)
+    except WarehouseError as exc:
+        _err(f"zonefacts shell: {exc}")
+        return EXIT_WAREHOUSE
+    interactive = sys.stdin.isatty()
+    errors = 0
+    try:
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+        if interactive:
+            print(f"zonefacts shell on {warehouse} (read-only). End statements with ';', .quit to leave.")
+        buffer: list[str] = []
+        while True:
+            if interactive:
+                print("zonefacts> " if not buffer else "      ...> ", end="", flush=True)
+            line = sys.stdin.readline()
+            if not line:
+                break
+            if not buffer and line.strip() in (".quit", ".exit", "\\q"):
+                break
+            buffer.append(line)
+            text = "".join(buffer)
+            if not text.rstrip().endswith(";"):
+                if not text.strip():
+                    buffer = []
+                continue
+            buffer = []
+            statements, problem = _shell_statements(text)
+            if problem:
+                _err(f"zonefacts shell: {problem}")
+                errors += 1
+                continue
+            for sql in statements:
+                try:
+                    cur = con.execute(sql)
+                    cols = [d[0] for d in cur.description] if cur.description else []
+                    rows = cur.fetchall() if cols else []
+                except duckdb.PermissionException as exc:
+                    _err(f"zonefacts shell: refused: file and network access is disabled. DuckDB said: {exc}")
+                    errors += 1
+                    break
+                except duckdb.Error as exc:
+                    _err(f"zonefacts shell: query failed: {exc}")
+                    errors += 1
+                    break
+                if cols:
+                    print(render(cols, rows, args.format), flush=True)
+        if buffer and "".join(buffer).strip():
+            _err("zonefacts shell: input ended inside a statement (missing ';'); it was not run")
+            errors += 1
+    finally:
+        con.close()
+    if interactive:
+        print()
+    return EXIT_OK if not errors or interactive else EXIT_USAGE
+
+
+def _add_analyst_commands(sub, wh_help: str) -> None:
+    serve = sub.add_parser("serve", help="run the pipeline on a schedule (Prefect deployment)")
+    serve.add_argument("--cron", help='cron schedule (default "0 7 * * *")')
+    serve.add_argument("--interval", type=float, metavar="SECONDS", help="run every SECONDS instead of a cron")
+    serve.add_argument("--timezone", default="Asia/Shanghai", help="time zone of the schedule (default Asia/Shanghai)")
+    serve.add_argument("--inbox", help="directory of news files (default: $ZONEFACTS_INBOX or ./samples)")
+    serve.add_argument("--warehouse", help=wh_help)
+    serve.add_argument("--lock-wait", type=float, metavar="SECONDS",
+                       help="a run waits this long for a running one before it is skipped")
+    serve.set_defaults(func=cmd_serve)
+
+    export = sub.add_parser("export", help="write every view and table of the published warehouse to DIR")
+    export.add_argument("dir")
+    export.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    export.add_argument("--warehouse", help=wh_help)
+    export.set_defaults(func=cmd_export)
+
+    report = sub.add_parser("report", help="write a static offline HTML report (index.html)")
+    report.add_argument("--out", default="report", help="output directory (default ./report)")
+    report.add_argument("--warehouse", help=wh_help)
+    report.set_defaults(func=cmd_report)
+
+    shell = sub.add_parser("shell", help="interactive read-only SQL prompt on the published warehouse")
+    shell.add_argument("--warehouse", help=wh_help)
+    shell.add_argument("--format", choices=("table", "csv", "json"), default="table")
+    shell.set_defaults(func=cmd_shell)
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -323,6 +518,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--batch-documents", type=int, help="files per batch (one task run per stage per batch)")
     run.add_argument("--lock-wait", type=float, metavar="SECONDS",
                      help="wait this long for a concurrent run to finish before giving up (exit 75)")
+    run.add_argument("--task-runner", choices=("default", "dask"), default="default",
+                     help="where extraction runs: in this process (default) or on Dask (prefect-dask)")
+    run.add_argument("--dask-address", metavar="tcp://HOST:8786",
+                     help="with --task-runner dask: an existing Dask scheduler (default: a local "
+                          "cluster of 2 worker processes)")
     run.set_defaults(func=cmd_run)
 
     sql = sub.add_parser("sql", help="run a read-only query on the published warehouse")
@@ -340,6 +540,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="re-run the warehouse suites, record them and alert on new failures")
     validate.add_argument("--warehouse", help=wh_help)
     validate.set_defaults(func=cmd_validate)
+    _add_analyst_commands(sub, wh_help)
     return parser
 
 

@@ -30,7 +30,7 @@ import signal
 import time
 import traceback
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -46,6 +46,7 @@ from prefect.runtime import flow_run as prefect_flow_run
 
 from flows.alerts import send_alerts
 from flows.inbox import discover, read_raw_files
+from flows.progress import Progress
 from flows.settings import DEFAULT_MAX_FILE_BYTES, AlertSettings, Settings, load_settings
 from transforms.documents import parse_documents
 from transforms.extract import (DEFECT_SCHEMA, ENTITY_SCHEMA, EXTRACTOR_VERSION, OBSERVATION_SCHEMA,
@@ -461,6 +462,19 @@ def run_as_prefect_task(stage: str, fn: Callable, *args, **kwargs):
     return t(*args, **kwargs)
 
 
+def submit_as_prefect_task(stage: str, fn: Callable, *args, **kwargs):
+    """Like ``run_as_prefect_task`` but ``task.submit``: returns a future on the flow's task
+    runner (e.g. a Dask cluster); the caller takes ``.result()``. Used for ``extract`` only."""
+    t = PREFECT_TASKS[stage]
+    if t.fn is not fn:
+        raise ValueError(f"stage {stage!r} is bound to {t.fn.__name__}, not {fn.__name__}")
+    return t.submit(*args, **kwargs)
+
+
+# How many extract batches may be submitted before the oldest result is consumed.
+EXTRACT_IN_FLIGHT = 4
+
+
 # --------------------------------------------------------------------------- the run
 
 
@@ -518,8 +532,14 @@ def run_pipeline(
     fault: str | Fault | None = None,
     flow_run_id: str | None = None,
     vocabulary: Vocabulary | None = None,
+    submit: Runner | None = None,
 ) -> dict:
     """One zonefacts run. Returns the summary dict (status 'success' or 'skipped').
+
+    ``submit`` (e.g. ``submit_as_prefect_task``), when given, runs the extract stage: it
+    returns a future, up to ``EXTRACT_IN_FLIGHT`` batches are extracted concurrently and
+    their results are consumed in batch order. Every other stage stays on ``runner`` in
+    this process (the load is a single writer).
 
     Raises ``PipelineFailed`` (with ``.summary``) when the run failed; the failure is
     recorded in ``pipeline_runs`` and the published snapshot keeps its data.
@@ -538,14 +558,15 @@ def run_pipeline(
     }
     try:
         with run_lock(settings.lock_path, settings.lock_wait_seconds):
-            return _run_locked(settings, runner, fault, run_id, summary, started, vocabulary)
+            return _run_locked(settings, runner, fault, run_id, summary, started, vocabulary, submit)
     except RunLocked as exc:
+        log.warning("%s", exc)
         summary.update(status="skipped", message=str(exc),
                        duration_seconds=round(time.monotonic() - started, 3))
         return summary
 
 
-def _run_locked(settings, runner, fault, run_id, summary, started, vocabulary) -> dict:
+def _run_locked(settings, runner, fault, run_id, summary, started, vocabulary, submit=None) -> dict:
     staging = settings.staging_dir / run_id
     _clean_leftovers(settings)
     vocabulary = vocabulary or load_vocabulary()
@@ -579,16 +600,7 @@ def _run_locked(settings, runner, fault, run_id, summary, started, vocabulary) -
         paths = runner("discover", discover_stage, str(settings.inbox), settings.max_file_bytes)
         summary["documents_seen"] = len(paths)
 
-        for batch_no, batch in enumerate(_batches(paths, settings.batch_documents)):
-            summary["batches"] += 1
-            _fault_at(fault, "read")
-            parsed: ParsedBatch = runner("read", read_parse_stage, str(settings.inbox), batch,
-                                         settings.max_file_bytes, known, batch_no=batch_no)
-            summary["documents_skipped"] += parsed.skipped
-
-            _fault_at(fault, "extract")
-            extracted: ExtractedBatch = runner("extract", extract_stage, parsed.documents, vocabulary,
-                                               batch_no=batch_no)
+        def consume(batch_no: int, batch: list[str], parsed: ParsedBatch, extracted: ExtractedBatch) -> None:
             _fault_at(fault, "stage")
             runner("stage", stage_batch, str(staging), batch_no, {
                 "documents": extracted.documents, "quarantine": quarantine_of(parsed, extracted),
@@ -608,6 +620,34 @@ def _run_locked(settings, runner, fault, run_id, summary, started, vocabulary) -
             log.info("batch %d: %d files, %d documents, %d quarantined, %d skipped",
                      batch_no, len(batch), extracted.documents.height, files_quarantined.height,
                      parsed.skipped)
+
+        in_flight: deque = deque()   # (batch_no, batch, parsed, future) when extraction is submitted
+        bar = Progress(len(paths), -(-len(paths) // max(settings.batch_documents, 1)))
+        for batch_no, batch in enumerate(_batches(paths, settings.batch_documents)):
+            summary["batches"] += 1
+            _fault_at(fault, "read")
+            parsed: ParsedBatch = runner("read", read_parse_stage, str(settings.inbox), batch,
+                                         settings.max_file_bytes, known, batch_no=batch_no)
+            summary["documents_skipped"] += parsed.skipped
+
+            _fault_at(fault, "extract")
+            if submit is None:
+                consume(batch_no, batch, parsed, runner("extract", extract_stage, parsed.documents, vocabulary,
+                                                        batch_no=batch_no))
+                continue
+            # Later batches are read before this one's extraction is consumed: count its
+            # documents as seen now, so a copy in a later batch is skipped as before.
+            known.ids.update(parsed.documents["document_id"].to_list())
+            in_flight.append((batch_no, batch, parsed,
+                              submit("extract", extract_stage, parsed.documents, vocabulary, batch_no=batch_no)))
+            if len(in_flight) >= EXTRACT_IN_FLIGHT:
+                done_no, done_batch, done_parsed, future = in_flight.popleft()
+                consume(done_no, done_batch, done_parsed, future.result())
+        while in_flight:
+            done_no, done_batch, done_parsed, future = in_flight.popleft()
+            consume(done_no, done_batch, done_parsed, future.result())
+            bar.update(batch_no + 1, min((batch_no + 1) * settings.batch_documents, len(paths)))
+        bar.close()
         validate_pending(final=True)
 
         summary["quarantine_reasons"] = dict(sorted(reasons.items()))
@@ -709,10 +749,17 @@ def zonefacts_run(
     batch_documents: int = 500,
     lock_wait_seconds: float = 0.0,
     fault: str | None = None,
+    task_runner: str = "default",
+    dask_address: str | None = None,
 ) -> dict:
     """Run the zonefacts pipeline over ``inbox`` into ``warehouse``: a thin wrapper over
     ``run_pipeline`` with every stage as a Prefect task. Returns the run summary;
     raises ``PipelineFailed`` when the run failed.
+
+    ``task_runner="dask"``: the extract tasks are submitted (``task.submit``) to the flow's
+    task runner, which the caller sets with ``zonefacts_run.with_options(task_runner=
+    dask_task_runner(dask_address))``; the load stays a single writer in this process.
+    ``dask_address`` is recorded with the run's parameters (the runner itself is not).
 
     Alert channels come from the settings edge at run time, not as parameters: their
     secrets must not be stored with the flow run."""
@@ -720,5 +767,22 @@ def zonefacts_run(
                         batch_documents=batch_documents, lock_wait_seconds=lock_wait_seconds,
                         alerts=load_settings().alerts)
     flow_run_id = prefect_flow_run.id
+    if task_runner not in TASK_RUNNERS:
+        raise ValueError(f"unknown task runner {task_runner!r}; expected one of {', '.join(TASK_RUNNERS)}")
     return run_pipeline(settings, run_as_prefect_task, fault=fault,
-                        flow_run_id=str(flow_run_id) if flow_run_id else None)
+                        flow_run_id=str(flow_run_id) if flow_run_id else None,
+                        submit=submit_as_prefect_task if task_runner == "dask" else None)
+
+
+TASK_RUNNERS = ("default", "dask")
+
+
+def dask_task_runner(address: str | None = None, n_workers: int = 2):
+    """prefect-dask's DaskTaskRunner: on the cluster at ``address`` (tcp://host:8786), else on
+    a LocalCluster of ``n_workers`` single-threaded worker processes."""
+    from prefect_dask import DaskTaskRunner
+
+    if address:
+        return DaskTaskRunner(address=address)
+    return DaskTaskRunner(cluster_kwargs={"n_workers": n_workers, "threads_per_worker": 1, "processes": True})
+

@@ -1,0 +1,241 @@
+"""`make bench`: zonefacts against a naive baseline and the floor, each in a fresh process.
+
+    (a) zonefacts end to end through Prefect: `zonefacts run` (the zonefacts_run flow) on a
+        Prefect server started here once (or $PREFECT_API_URL), into a fresh warehouse
+    (b) the same pipeline without Prefect: run_pipeline(settings, run_plain)
+    (c) the naive baseline (bench/naive.py): Python regex loop, row-by-row INSERTs
+    (d) the floor (bench/floor.py): read the files, one Polars regex pass
+    plus a no-op re-run of (a) on the unchanged inbox, tier-1 precision/recall of (a)'s
+    warehouse against the generated truth, and with BENCH_LARGE=1 the peak RSS of (b) at 100k.
+
+Times are wall-clock of the whole child process (interpreter start and imports
+included); peak RSS is the child's ru_maxrss (os.wait4).
+
+usage: python -m bench.run [--docs 10000] [--large] [--work DIR] [--seed 6]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = ROOT / ".venv" / "bin"
+PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
+ZONEFACTS = str(VENV_BIN / "zonefacts")
+
+TARGETS = {"a_seconds": 60, "a/b": 1.3, "c/a": 5, "a/d": 15, "noop_seconds": 5, "rss_100k_mb": 2048}
+
+
+# --------------------------------------------------------------------------- children
+
+
+def child_plain(inbox: str, warehouse: str, batch_documents: int) -> None:
+    """(b): run_pipeline with run_plain, timing every stage."""
+    from flows.pipeline import run_pipeline, run_plain
+    from flows.settings import Settings
+
+    stage_seconds: dict[str, float] = {}
+
+    def timed(stage, fn, *args, **kwargs):
+        t = time.perf_counter()
+        try:
+            return run_plain(stage, fn, *args, **kwargs)
+        finally:
+            stage_seconds[stage] = stage_seconds.get(stage, 0.0) + time.perf_counter() - t
+
+    t = time.perf_counter()
+    summary = run_pipeline(Settings(warehouse=Path(warehouse), inbox=Path(inbox),
+                                    batch_documents=batch_documents), timed)
+    print(json.dumps({"summary": {k: summary.get(k) for k in (
+        "status", "documents_new", "observations_loaded", "batches", "duration_seconds")},
+        "pipeline_seconds": time.perf_counter() - t,
+        "stages": {k: round(v, 2) for k, v in stage_seconds.items()}}))
+
+
+# --------------------------------------------------------------------------- parent
+
+
+def _spawn_rusage(cmd: list[str], env: dict | None = None) -> dict:
+    """Run ``cmd``, reaping it with os.wait4 so ru_maxrss is that child's own: wall seconds,
+    peak RSS in MB, and its last stdout line as JSON (else the whole stdout)."""
+    t = time.perf_counter()
+    out_path = Path(os.environ.get("TMPDIR", "/tmp")) / f"zf-bench-{os.getpid()}-{time.time_ns()}.out"
+    err_path = out_path.with_suffix(".err")
+    with out_path.open("wb") as out, err_path.open("wb") as err:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=ROOT)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    seconds = time.perf_counter() - t
+    text = out_path.read_text(errors="replace").strip()
+    err_text = err_path.read_text(errors="replace")
+    out_path.unlink(missing_ok=True)
+    err_path.unlink(missing_ok=True)
+    if proc.returncode != 0:
+        sys.stderr.write(err_text[-4000:])
+        raise SystemExit(f"bench: {' '.join(cmd)} exited {proc.returncode}")
+    try:
+        payload = json.loads(text.splitlines()[-1]) if text else {}
+    except (json.JSONDecodeError, IndexError):
+        payload = {"stdout": text}
+    return {"seconds": seconds, "rss_mb": usage.ru_maxrss / 1024, "out": payload}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PrefectServer:
+    """$PREFECT_API_URL if set, else `prefect server start` on a free port for the bench."""
+
+    def __init__(self, home: Path):
+        self.home, self.proc, self.url = home, None, os.environ.get("PREFECT_API_URL")
+
+    def __enter__(self) -> str:
+        if self.url:
+            return self.url
+        port = _free_port()
+        self.home.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "PREFECT_HOME": str(self.home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+               "PREFECT_LOGGING_LEVEL": "WARNING", "PREFECT_SERVER_LOGGING_LEVEL": "WARNING"}
+        self.log = (self.home / "server.log").open("wb")
+        self.proc = subprocess.Popen([str(VENV_BIN / "prefect"), "server", "start", "--host", "127.0.0.1",
+                                      "--port", str(port)], stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=env, start_new_session=True)
+        self.url = f"http://127.0.0.1:{port}/api"
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(self.url + "/health", timeout=2):
+                    return self.url
+            except OSError:
+                if self.proc.poll() is not None:
+                    raise SystemExit(f"bench: prefect server exited; see {self.home / 'server.log'}")
+                time.sleep(1)
+        raise SystemExit("bench: prefect server did not start within 180 s")
+
+    def __exit__(self, *exc) -> None:
+        if self.proc is not None:
+            os.killpg(self.proc.pid, signal.SIGTERM)   # its own session: only what we started
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+            self.log.close()
+
+
+def _fresh(warehouse: Path) -> None:
+    for p in warehouse.parent.glob(warehouse.name + "*"):
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
+    for p in warehouse.parent.glob("." + warehouse.name + ".publish-*"):
+        p.unlink()
+    data_docs = warehouse.with_name(warehouse.stem + "_data_docs")
+    shutil.rmtree(data_docs, ignore_errors=True)
+
+
+def _line(name: str, r: dict, docs: int, mb: float) -> str:
+    return (f"  {name:<34} {r['seconds']:7.1f} s  {docs / r['seconds']:8.0f} docs/s  "
+            f"{mb / r['seconds']:6.2f} MB/s  peak RSS {r['rss_mb']:7.0f} MB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="zonefacts benchmarks")
+    parser.add_argument("--docs", type=int, default=10_000)
+    parser.add_argument("--seed", type=int, default=6)
+    parser.add_argument("--large", action="store_true", default=os.environ.get("BENCH_LARGE") == "1")
+    parser.add_argument("--large-docs", type=int, default=100_000)
+    parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "zonefacts-bench")
+    parser.add_argument("--batch-documents", type=int, default=None)
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        kind, *rest = args.child
+        if kind == "plain":
+            child_plain(rest[0], rest[1], int(rest[2]))
+        return
+
+    from bench.generate import ensure
+    from bench.score import load_truth, score_rows, warehouse_rows
+    from flows.settings import load_settings
+
+    batch = args.batch_documents or load_settings().batch_documents
+    work = args.work.resolve()
+    corpus = work / f"corpus-{args.docs}-{args.seed}"
+    t = time.perf_counter()
+    info = ensure(corpus, args.docs, args.seed)
+    gen_s = time.perf_counter() - t
+    inbox = corpus / "inbox"
+    docs, mb = info["docs"], info["bytes"] / 1e6
+    print(f"zonefacts bench: {docs} documents, {mb:.1f} MB, {info['facts']} tier-1 facts "
+          f"(seed {args.seed}; generated in {info['seconds']:.1f} s, ready in {gen_s:.1f} s)")
+    print(f"  cores: os.cpu_count() = {os.cpu_count()}, batch_documents = {batch}")
+    wh = {k: work / "wh" / f"{k}.duckdb" for k in "abc"}
+    for p in wh.values():
+        p.parent.mkdir(parents=True, exist_ok=True)
+        _fresh(p)
+
+    results: dict[str, dict] = {}
+    with PrefectServer(work / "prefect-home") as api_url:
+        env = {**os.environ, "PREFECT_API_URL": api_url}
+        env.pop("ZONEFACTS_FAULT", None)
+        run_a = [ZONEFACTS, "run", "--inbox", str(inbox), "--warehouse", str(wh["a"]),
+                 "--batch-documents", str(batch)]
+        results["a"] = _spawn_rusage(run_a, env)
+        results["noop"] = _spawn_rusage(run_a, env)
+    results["b"] = _spawn_rusage([PYTHON, "-m", "bench.run", "--child", "plain", str(inbox), str(wh["b"]),
+                                  str(batch)])
+    results["c"] = _spawn_rusage([PYTHON, "-m", "bench.naive", str(inbox), str(wh["c"])])
+    results["d"] = _spawn_rusage([PYTHON, "-m", "bench.floor", str(inbox)])
+
+    a, b, c, d = (results[k]["seconds"] for k in "abcd")
+    print(_line("(a) zonefacts run (Prefect)", results["a"], docs, mb))
+    print(_line("(b) run_pipeline, run_plain", results["b"], docs, mb))
+    print(_line("(c) naive regex + row INSERTs", results["c"], docs, mb))
+    print(_line("(d) floor: read + 1 Polars regex", results["d"], docs, mb))
+    print(f"  no-op re-run of (a), unchanged inbox: {results['noop']['seconds']:.1f} s "
+          f"(peak RSS {results['noop']['rss_mb']:.0f} MB)")
+    inner = results["b"]["out"]
+    print(f"  (b) in-process: pipeline {inner.get('pipeline_seconds', 0):.1f} s, stages "
+          + ", ".join(f"{k} {v:.1f}s" for k, v in inner.get("stages", {}).items()))
+    print(f"  (a) {results['a']['out'].get('stdout', '').splitlines()[-2:-1]}")
+    ratios = {"a/b": a / b, "c/a": c / a, "a/d": a / d}
+    print("  ratios: " + ", ".join(f"{k} = {v:.2f}" for k, v in ratios.items()))
+    score = score_rows(warehouse_rows(wh["a"]), load_truth(corpus / "truth"), verbose=10)
+    print(f"  tier-1 on the generated truth ((a)'s warehouse): precision {score['precision']:.4f} "
+          f"recall {score['recall']:.4f} ({score['n_pred']} predicted / {score['n_gold']} truth; "
+          f"matching from {score['matching']})")
+    checks = [("(a) <= 60 s", a <= TARGETS["a_seconds"]), ("a/b <= 1.3", ratios["a/b"] <= 1.3),
+              ("c/a >= 5", ratios["c/a"] >= 5), ("a/d <= 15", ratios["a/d"] <= 15),
+              ("no-op <= 5 s", results["noop"]["seconds"] <= 5),
+              ("precision >= 0.99", score["precision"] >= 0.99), ("recall >= 0.99", score["recall"] >= 0.99)]
+
+    if args.large:
+        big = work / f"corpus-{args.large_docs}-{args.seed}"
+        info_big = ensure(big, args.large_docs, args.seed)
+        whl = work / "wh" / "large.duckdb"
+        _fresh(whl)
+        r = _spawn_rusage([PYTHON, "-m", "bench.run", "--child", "plain", str(big / "inbox"), str(whl),
+                           str(batch)])
+        print(_line(f"(b) at {args.large_docs} docs", r, info_big["docs"], info_big["bytes"] / 1e6))
+        print(f"    stages: " + ", ".join(f"{k} {v:.1f}s" for k, v in r["out"].get("stages", {}).items()))
+        checks.append(("RSS at 100k <= 2 GB", r["rss_mb"] <= TARGETS["rss_100k_mb"]))
+        _fresh(whl)
+    print("  targets: " + ", ".join(f"{name} {'ok' if ok else 'MISSED'}" for name, ok in checks))
+    results["score"] = score
+    (work / "last.json").write_text(json.dumps(results, default=str, indent=1), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
