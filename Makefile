@@ -37,7 +37,7 @@ run: setup
 	$(VENV)/bin/zonefacts run --inbox $(INBOX) --warehouse $(WAREHOUSE)
 
 test: setup
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n 2 --dist loadfile
 
 # 10k generated articles: Prefect run, plain run, naive baseline, floor (BENCH_LARGE=1 adds RSS at 100k)
 bench: setup

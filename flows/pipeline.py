@@ -784,5 +784,28 @@ def dask_task_runner(address: str | None = None, n_workers: int = 2):
 
     if address:
         return DaskTaskRunner(address=address)
-    return DaskTaskRunner(cluster_kwargs={"n_workers": n_workers, "threads_per_worker": 1, "processes": True})
+    return DaskTaskRunner(cluster_class=_local_cluster,
+                          cluster_kwargs={"n_workers": n_workers, "threads_per_worker": 1, "processes": True})
+
+
+def _local_cluster(**kwargs):
+    """A ``distributed.LocalCluster`` whose workers report to this flow's Prefect API.
+
+    Created when the first task is submitted, i.e. inside the flow run, once the API is
+    known: $PREFECT_API_URL / the settings context, else the flow's temporary server.
+    Without it every worker process would start a temporary server of its own (~25 s
+    each) and record its task runs there."""
+    import distributed
+    from prefect.settings import PREFECT_API_URL
+
+    api_url = PREFECT_API_URL.value()
+    if not api_url:
+        from prefect.server.api.server import SubprocessASGIServer
+
+        server = SubprocessASGIServer()   # the flow process's temporary server (a singleton)
+        api_url = server.api_url if server.server_process is not None else None
+    env = {k: v for k, v in os.environ.items() if k.startswith(("PREFECT_LOGGING_", "ZONEFACTS_"))}
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
+    return distributed.LocalCluster(env={**env, **kwargs.pop("env", {})}, **kwargs)
 

@@ -5,7 +5,9 @@ row per paragraph:
 
     document_id  str
     para_no      int    0-based order in the document (the title line, if any, is 0)
-    is_title     bool   the document's first line serving as its title
+    is_title     bool   the document's title: its first line, or the title from its metadata
+    title_only   bool   a metadata title (sidecar, front matter, HTML <title>) that the text
+                        does not contain: read for the period and subject, never for facts
     display      str    the paragraph as found (lines joined), for evidence
     norm         str    the same characters width-folded and in simplified script;
                         same length as ``display`` so offsets carry over
@@ -71,12 +73,30 @@ def to_simplified(text: str) -> str:
     return "".join(c if len(c) == 1 else ch for ch, c in ((ch, convert(ch)) for ch in text))
 
 
+def _metadata_titles(documents: pl.DataFrame) -> list[str | None]:
+    """The metadata title of each document when its text does not carry it as a line."""
+    if "title" not in documents.columns:
+        return [None] * documents.height
+    out = []
+    for title, source, text in documents.select("title", "title_source", "text").iter_rows():
+        title = (title or "").strip()
+        from_metadata = source not in (None, "first_line")
+        out.append(title if from_metadata and title and title not in
+                   {line.strip() for line in (text or "").splitlines()} else None)
+    return out
+
+
 def _lines(documents: pl.DataFrame) -> pl.DataFrame:
+    titles = pl.Series("metadata_title", _metadata_titles(documents), dtype=pl.String)
+    text = pl.col("text").str.replace_all("\r", "")
     return (
-        documents.select(
+        documents.with_columns(titles).select(
             "document_id",
-            pl.col("title_source").fill_null("").eq("first_line").alias("has_title_line"),
-            pl.col("text").str.replace_all("\r", "").str.split("\n").alias("line"),
+            (pl.col("title_source").fill_null("").eq("first_line") | pl.col("metadata_title").is_not_null())
+            .alias("has_title_line"),
+            pl.col("metadata_title").is_not_null().alias("doc_title_only"),
+            pl.when(pl.col("metadata_title").is_not_null()).then(pl.col("metadata_title") + "\n" + text)
+            .otherwise(text).str.split("\n").alias("line"),
         )
         .explode("line")
         .with_columns(pl.col("line").fill_null("").str.strip_chars())
@@ -85,6 +105,8 @@ def _lines(documents: pl.DataFrame) -> pl.DataFrame:
             (pl.int_range(pl.len()).over("document_id") == 0).alias("first_line"),
             pl.col("line").str.replace(_prefix_regex(), "").str.strip_chars(),
         )
+        .with_columns((pl.col("first_line") & pl.col("doc_title_only")).alias("title_only"))
+        .drop("doc_title_only")
     )
 
 
@@ -134,6 +156,7 @@ def _join_broken_lines(lines: pl.DataFrame) -> pl.DataFrame:
         .agg(
             line.str.join("").alias("display"),
             (pl.col("first_line") & pl.col("has_title_line")).first().alias("is_title"),
+            pl.col("title_only").first().alias("title_only"),
         )
     )
 
@@ -154,13 +177,13 @@ def _normalize(paras: pl.DataFrame) -> pl.DataFrame:
 def paragraphs(documents: pl.DataFrame) -> pl.DataFrame:
     if documents.height == 0:
         return pl.DataFrame(schema={"document_id": pl.String, "para_no": pl.Int32, "is_title": pl.Boolean,
-                                    "display": pl.String, "norm": pl.String})
+                                    "title_only": pl.Boolean, "display": pl.String, "norm": pl.String})
     paras = _normalize(_join_broken_lines(_tidy(_drop_noise(_lines(documents)))))
     # A paragraph repeated in the same document states its facts once.
     repeated = (pl.col("norm").str.len_chars() >= _MIN_REPEATED_PARAGRAPH) & pl.col("norm").is_duplicated().over(
-        "document_id") & (pl.int_range(pl.len()).over("document_id", "norm") > 0)
+        "document_id", "title_only") & (pl.int_range(pl.len()).over("document_id", "title_only", "norm") > 0)
     return (
         paras.filter(~repeated)
         .with_columns((pl.int_range(pl.len()).over("document_id")).cast(pl.Int32).alias("para_no"))
-        .select("document_id", "para_no", "is_title", "display", "norm")
+        .select("document_id", "para_no", "is_title", "title_only", "display", "norm")
     )

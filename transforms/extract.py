@@ -96,13 +96,14 @@ def extract(documents: pl.DataFrame, vocabulary: Vocabulary | None = None) -> Ex
     tiles = assign_measures(tiles)
     tiles = _enterprise_segments(tiles, index)
 
-    numbers = tiles.filter(pl.col("tile_kind") == "number")
+    # a metadata title not in the text gives the period and subject, never a fact
+    numbers = tiles.filter((pl.col("tile_kind") == "number") & ~pl.col("title_only"))
     clean = ~pl.col("lost_digits").fill_null(False) & ~pl.col("tile").str.contains(any_defect_regex())
     facts = numbers.filter(clean & pl.col("measure").is_in(FACT_MEASURES) & pl.col("indicator").is_not_null()
                            & pl.col("entity").is_not_null() & pl.col("value").is_not_null())
     observations = _finish(facts, index)
     unmapped = _unmapped(numbers.filter(clean))
-    sentence_rows = tiles.select("document_id", "para_no", "sentence", "sentence_display", "sent_start").unique(
+    sentence_rows = tiles.filter(~pl.col("title_only")).select("document_id", "para_no", "sentence", "sentence_display", "sent_start").unique(
         ["document_id", "para_no", "sent_start"], maintain_order=True)
     found_defects = defects(sentence_rows)
     entities = entity_frame(index, set(observations.get_column("entity").to_list())

@@ -28,7 +28,9 @@ from transforms.numbers import parse_token, token_pattern
 from transforms.periods import period_pattern
 from transforms.vocabulary import VOCAB_DIR
 
-_SENTENCE = r"[^。！？!?]+[。！？!?”」]*"
+# every character belongs to a sentence (a stray leading "。" is one of its own), so that
+# sentence offsets add up to positions in the paragraph
+_SENTENCE = r"[^。！？!?]+[。！？!?”」]*|[。！？!?”」]+"
 _HEADING_MAX_CHARS = 40
 _BOUNDARY = r"[,，;；:：。!?！？—]"
 

@@ -82,8 +82,9 @@ def bind_indicators(tiles: pl.DataFrame, surface_to_code: dict[str, str], gap_fo
         code.alias("indicator_own"),
         pl.when(is_number).then(carried.replace(BLOCKED, None)).alias("indicator"),
         # the tile whose core named the indicator: its clause starts the evidence
-        pl.when(code.is_not_null()).then(pl.col("tile_start") + pl.col("lead").str.len_chars()
-                                                     - pl.col("core_clause").str.len_chars() - pl.col("cue").str.len_chars().fill_null(0))
+        # (the core is the lead less the cue actually split off, and its clause is the core's tail)
+        pl.when(code.is_not_null()).then(pl.col("tile_start") + pl.col("core").str.len_chars()
+                                         - pl.col("core_clause").str.len_chars())
         .forward_fill().over(_KEY).alias("evidence_start"),
     )
 
@@ -154,7 +155,8 @@ def bind_segments(tiles: pl.DataFrame, segment_codes: set[str], index: EntityInd
     """industry_output names its industry just before 产值 ("新型智能终端产值达…")."""
     needs_segment = pl.col("indicator").is_in(sorted(segment_codes)) & pl.col("indicator_own").is_not_null()
     raw = pl.col("core_bare").str.extract(r"^(.*?)(?:产值|总产值)$", 1)
-    cleaned = raw.str.replace(r"^(?:其中|其中有|实现|完成|带动|推动|重点企业|重点)+", "").str.replace(r"(?:的|企业)$", "")
+    cleaned = raw.str.replace(r"^(?:其中|其中有|实现|完成|带动|推动|重点企业|重点|园区|全区|全市|我区|我市|力争|预计|计划|将)+", "") \
+        .str.replace(r"(?:的|企业)$", "")
     segment = pl.when(needs_segment & (cleaned.str.len_chars() > 0) & (cleaned.str.len_chars() <= _MAX_SEGMENT_CHARS)
                       & ~cleaned.str.contains(r"[0-9]")).then(cleaned)
     return tiles.with_columns(pl.coalesce(pl.col("enum_segment"), segment).alias("segment"))
@@ -163,18 +165,33 @@ def bind_segments(tiles: pl.DataFrame, segment_codes: set[str], index: EntityInd
 def bind_periods(tiles: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
     """Period and year of every tile: paragraph carry-over, then section heading, then title."""
     table = {p: parse_period(p) for p in tiles.get_column("period_phrase").drop_nulls().unique().to_list()}
-    tiles = tiles.with_columns(lookup_columns(pl.col("period_phrase"), table, PERIOD_FIELDS))
+    published = dict(documents.select("document_id", "published_at").iter_rows())
+    tiles = tiles.with_columns(
+        lookup_columns(pl.col("period_phrase"), table, PERIOD_FIELDS)
+        + [pl.col("document_id").replace_strict(published, default=None, return_dtype=pl.Date).alias("published_at")])
+    next_lead = pl.col("lead").shift(-1).over(_KEY)
+    bare_year = (pl.col("tile_kind") == "period") & (pl.col("period_kind") == "bare_year")
+    # "2024年，全区实现…" opening a clause of an article published after that year reports the
+    # whole year; elsewhere in the body (2024年湖北省名单, 到2027年) a bare year only dates things
+    # (a year right after the subject, 重庆高新区2024年GDP…, opens the clause as well; 到2027年
+    # and 《2024年…》 name a target or a title, never the period of what follows)
+    names_target = pl.col("lead").str.contains(r"(?:到|至|截至|截止|于|《|“|\")$")
+    opens_clause = ~names_target & next_lead.is_not_null() & (
+        pl.col("lead").str.contains(r"(?:^|[,，;；:：。])$")
+        | (pl.col("core_clause") == pl.col("entity_form")))
+    year_over = pl.col("published_at").is_null() | (pl.col("published_at").dt.year() > pl.col("explicit_year"))
+    whole_year = bare_year & opens_clause & year_over & ~pl.col("year_lost").fill_null(False)
     is_period = (pl.col("tile_kind") == "period") & ~pl.col("period_kind").is_in(["date", "basis"]) & (
-        # a bare year (2023年) is a period only in a title: in the body it is context for the year
-        (pl.col("period_kind") != "bare_year") | pl.col("is_title"))
+        (pl.col("period_kind") != "bare_year") | pl.col("is_title") | whole_year)
     phrase = pl.when(is_period).then(pl.col("period_phrase"))
     year_token = (pl.col("tile_kind") == "number") & (pl.col("kind") == "date") & pl.col("token").str.contains(r"^20[0-9]{2}年$")
-    next_lead = pl.col("lead").shift(-1).over(_KEY)
     adverbial_year = year_token & (next_lead.str.contains(r"^[,，:：]") | next_lead.is_null())
-    bare_year = (pl.col("tile_kind") == "period") & (pl.col("period_kind") == "bare_year")
-    context_year = pl.when(is_period & pl.col("explicit_year").is_not_null()).then(pl.col("explicit_year")) \
-        .when(bare_year & (next_lead.str.contains(r"^[,，:：]") | next_lead.is_null())).then(pl.col("explicit_year")) \
+    year_of_context = bare_year & ~names_target & (next_lead.str.contains(r"^[,，:：]") | next_lead.is_null() | opens_clause)
+    context_year = (
+        pl.when(is_period & pl.col("explicit_year").is_not_null()).then(pl.col("explicit_year"))
+        .when(year_of_context).then(pl.col("explicit_year"))
         .when(adverbial_year).then(pl.col("value").cast(pl.Int32, strict=False))
+    )
     tiles = tiles.with_columns(
         phrase.forward_fill().over("para_id").alias("para_period"),
         context_year.forward_fill().over("para_id").alias("context_year"),
@@ -187,9 +204,6 @@ def bind_periods(tiles: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
         pl.coalesce("para_period", title_period).alias("bound_period")
     ).drop(*PERIOD_FIELDS)
     tiles = tiles.with_columns(lookup_columns(pl.col("bound_period"), table, PERIOD_FIELDS))
-    published = dict(documents.select("document_id", "published_at").iter_rows())
-    tiles = tiles.with_columns(
-        pl.col("document_id").replace_strict(published, default=None, return_dtype=pl.Date).alias("published_at"))
     year = resolve_year(pl.col("explicit_year"), pl.col("context_year"), pl.col("relative_year"),
                         pl.col("end_month"), pl.col("published_at"), pl.col("year_lost").fill_null(False))
     return tiles.with_columns(year.alias("year"))

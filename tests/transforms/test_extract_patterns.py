@@ -225,6 +225,45 @@ def test_title_gives_subject_when_body_names_none() -> None:
     assert_contains(found, [{"entity": "绵阳经开区", "indicator": "gdp", "value": 5.2}])
 
 
+def _with_title(text: str, title: str, published_at: dt.date) -> list[dict]:
+    documents = pl.DataFrame(
+        {"document_id": ["d1"], "text": [text], "title": [title], "title_source": ["sidecar"],
+         "published_at": [published_at]},
+        schema={"document_id": pl.String, "text": pl.String, "title": pl.String, "title_source": pl.String,
+                "published_at": pl.Date})
+    return extract(documents).observations.to_dicts()
+
+
+def test_metadata_title_gives_period_and_subject_but_no_facts() -> None:
+    found = _with_title("全区固定资产投资同比增长11.2%。", "绵阳经开区1-10月经济运行情况：GDP增长6.5%",
+                        dt.date(2024, 11, 20))
+    assert_contains(found, [{"entity": "绵阳经开区", "year": 2024, "start_month": 1, "end_month": 10,
+                             "indicator": "fixed_asset_investment", "value": 11.2}])
+    assert all(o["indicator"] != "gdp" for o in found), "a title that is not in the text is not evidence"
+
+
+@pytest.mark.parametrize(("text", "published_at", "year", "months"), [
+    ("2023年，成都高新区实现地区生产总值3201.6亿元，同比增长6.3%。", dt.date(2024, 2, 1), 2023, (1, 12)),
+    ("记者获悉，2023年，成都高新区GDP同比增长6.3%。", dt.date(2024, 2, 1), 2023, (1, 12)),
+    # the year is not over yet: a bare year dates the statement, it does not make it a full year
+    ("2024年，成都高新区GDP同比增长6.3%。", dt.date(2024, 7, 1), 2024, (None, None)),
+    ("成都高新区2023年GDP同比增长6.3%。", dt.date(2024, 2, 1), 2023, (1, 12)),
+    # not opening a clause: the name of a list, neither the period nor its year
+    ("成都高新区入选2023年国家名单的企业GDP同比增长6.3%。", dt.date(2024, 2, 1), 2024, (None, None)),
+])
+def test_bare_year_opening_a_clause_is_the_whole_year_once_it_is_over(text, published_at, year, months) -> None:
+    found = [o for o in observations(text, published_at=published_at) if o["measure"] == "yoy_pct"]
+    assert found and (found[0]["start_month"], found[0]["end_month"]) == months
+    assert found[0]["year"] == year
+
+
+def test_target_year_does_not_date_the_rest_of_the_paragraph() -> None:
+    found = observations("到2027年，成都高新区力争实现产值1000亿元。前三季度，成都高新区GDP增长5.1%。",
+                         published_at=dt.date(2024, 10, 20))
+    assert_contains(found, [{"measure": "target", "year": 2027, "value": 1e11},
+                            {"indicator": "gdp", "measure": "yoy_pct", "year": 2024, "start_month": 1, "end_month": 9}])
+
+
 def test_enterprise_with_parent_region() -> None:
     text = "上半年，成都高新区的四川长虹电子有限公司产值增长15.2%。"
     result = extract(pl.DataFrame({"document_id": ["d1"], "text": [text], "title_source": [None], "published_at": [PUB]},
