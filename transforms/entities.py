@@ -156,7 +156,9 @@ def discover(texts: list[str], index: EntityIndex) -> EntityIndex:
             judged.add(raw)
             name = _trim(raw).replace("（", "(").replace("）", ")")
             suffix, entity_type = next(((sf, t) for sf, t in suffixes if name.endswith(sf)), (None, None))
-            if suffix is None or not _valid(name, suffix, index):
+            if suffix is None or _alias_by_place(name, index):
+                continue
+            if not _valid(name, suffix, index):
                 continue
             index.canonical[name] = name
             index.entity_type[name] = entity_type
@@ -174,7 +176,35 @@ def discover(texts: list[str], index: EntityIndex) -> EntityIndex:
                 if target and short not in index.canonical and not target.startswith(SCOPE_PREFIX):
                     index.canonical[short] = target
                     index.aliases.setdefault(target, []).append(short)
+    for name in sorted(index.discovered, key=len, reverse=True):
+        if _alias_by_place(name, index):
+            index.discovered.discard(name)
     return index
+
+
+_PLACE_TYPES = {"city", "province"}
+
+
+def _alias_by_place(name: str, index: EntityIndex) -> bool:
+    """南京江北新区 is 江北新区 named with its city: an alias of that name, whose parent the city is.
+
+    The shorter name stays canonical, as in the seeded table (两江新区 ← 重庆两江新区)."""
+    for cut in range(2, len(name) - 2):
+        place = index.canonical.get(name[:cut])
+        known = index.canonical.get(name[cut:])
+        if (place is None or known is None or known == name or place.startswith(SCOPE_PREFIX)
+                or known.startswith(SCOPE_PREFIX) or index.entity_type.get(place) not in _PLACE_TYPES
+                or index.entity_type.get(known) in _PLACE_TYPES | {"enterprise", "country"}):
+            continue
+        index.canonical[name] = known
+        index.aliases.setdefault(known, []).append(name)
+        if index.parent.get(known) is None:
+            index.parent[known] = place
+        if name in index.discovered:
+            index.entity_type.pop(name, None)
+            index.parent.pop(name, None)
+        return True
+    return False
 
 
 def _region_regex(index: EntityIndex) -> re.Pattern:

@@ -143,6 +143,12 @@ def _finish(facts: pl.DataFrame, index) -> pl.DataFrame:
     ).filter(~pl.col("entity").str.starts_with(SCOPE_PREFIX))
     # The same statement repeated in a document (headline, body, data box) is one observation;
     # a repeat that lost its period in a box is the same statement as the one that kept it.
+    # "突破千亿元，达到1052亿元": the rounded bound restates the exact figure of its sentence
+    same_fact = ["document_id", "para_no", "sent_start", "entity", "indicator", "segment", "measure"]
+    exact_value = pl.when(pl.col("qualifier") == "exact").then(pl.col("value")).max().over(same_fact)
+    restated = pl.col("qualifier").is_in(["at_least", "about"]) & (pl.col("measure") == "level") & (
+        exact_value >= pl.col("value"))
+    facts = facts.filter(~restated.fill_null(False))
     statement = ["document_id", "family", "indicator", "segment", "measure", "value"]
     has_period = pl.col("start_month").is_not_null()
     facts = facts.filter(has_period | ~has_period.any().over(statement, ))

@@ -223,7 +223,10 @@ def bind_entities(tiles: pl.DataFrame, index: EntityIndex) -> pl.DataFrame:
                 & ~pl.col("entity_own").str.starts_with(SCOPE_PREFIX)).first().over("document_id"),
             real.drop_nulls().first().over("document_id"),
         ).alias("doc_subject"),
-        pl.when(pl.col("is_heading") | pl.col("is_title")).then(pl.col("para_entity"))
+        # a heading's or title's own subject; its 全市 (领跑全市) is a benchmark, not a subject
+        pl.when(pl.col("is_heading") | pl.col("is_title")).then(
+            pl.when(~pl.col("entity_own").str.starts_with(SCOPE_PREFIX)).then(pl.col("entity_own"))
+            .forward_fill().over("para_id"))
         .forward_fill().over("document_id").alias("heading_entity"),
     )
     subject = pl.coalesce("para_entity", "heading_entity", "doc_subject")

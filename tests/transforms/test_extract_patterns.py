@@ -264,6 +264,31 @@ def test_target_year_does_not_date_the_rest_of_the_paragraph() -> None:
                             {"indicator": "gdp", "measure": "yoy_pct", "year": 2024, "start_month": 1, "end_month": 9}])
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("上半年，成都高新区实现地区生产总值1523.6亿元，按可比价格计算，同比增长6.3%。",
+     [{**Z, "indicator": "gdp", "measure": "yoy_pct", "value": 6.3}]),
+    ("上半年，成都高新区一般公共预算收入83.5亿元，同口径增长4.1%。",
+     [{**Z, "indicator": "general_budget_revenue", "measure": "yoy_pct", "value": 4.1}]),
+])
+def test_computation_basis_does_not_break_the_clause(text, expected) -> None:
+    assert_contains(observations(text), expected)
+
+
+def test_rounded_bound_restating_the_exact_figure_is_not_a_second_fact() -> None:
+    found = observations("上半年，成都高新区规上工业总产值突破千亿元，达到1052亿元，同比增长9.5%。")
+    levels = [o for o in found if o["measure"] == "level"]
+    assert [(o["value"], o["qualifier"]) for o in levels] == [(105_200_000_000.0, "exact")]
+
+
+def test_zone_named_with_its_city_is_one_entity_under_that_city() -> None:
+    text = ("南京江北新区：上半年主要指标增速领跑全市\n"
+            "上半年，江北新区实现地区生产总值1236.6亿元，高于全市2.3个百分点。\n一般公共预算收入83.5亿元。")
+    found = observations(text, title_source="first_line")
+    assert {o["entity"] for o in found} == {"江北新区"}
+    assert_contains(found, [{"indicator": "gdp", "measure": "diff_pp", "value": 2.3, "benchmark": "南京市"},
+                            {"indicator": "general_budget_revenue", "measure": "level", "value": 8.35e9}])
+
+
 def test_enterprise_with_parent_region() -> None:
     text = "上半年，成都高新区的四川长虹电子有限公司产值增长15.2%。"
     result = extract(pl.DataFrame({"document_id": ["d1"], "text": [text], "title_source": [None], "published_at": [PUB]},
