@@ -25,9 +25,15 @@ class WarehouseError(RuntimeError):
     """A warehouse file cannot be used; the message says which file and how to recover."""
 
 
+# A DuckDB file is its main header and two database headers (4 KiB each), then whole blocks
+# (storage/storage_info.hpp: Storage::FILE_HEADER_SIZE, BLOCK_START = 3 * FILE_HEADER_SIZE).
+_BLOCK_START = 3 * 4096
+
+
 def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    """Connect to ``path`` and check that it is complete; any failure is a WarehouseError."""
     try:
-        return duckdb.connect(str(path), read_only=read_only)
+        con = duckdb.connect(str(path), read_only=read_only)
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
             raise WarehouseError(
@@ -38,9 +44,64 @@ def _connect(path: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
         raise _corrupt(path, exc) from exc
     except (duckdb.SerializationException, duckdb.InternalException, duckdb.InvalidInputException) as exc:
         raise _corrupt(path, exc) from exc
+    try:
+        _check_complete(con, path)
+    except BaseException:
+        con.close()
+        raise
+    return con
 
 
-def _corrupt(path: Path, exc: Exception) -> WarehouseError:
+def _check_complete(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Refuse a file shorter than the blocks it uses (a truncated copy), before anything reads it.
+
+    DuckDB reads only the headers and the catalog when it connects, so a file cut short
+    connects fine and fails on the first query that reaches a missing block ("Could not
+    read enough bytes"), in the middle of a run or after `zonefacts sql` has answered
+    other queries. Blocks are whole ``block_size`` pieces after the headers:
+
+    * The usual case costs one pragma and a stat: a file at least as long as the header's
+      block count (``total_blocks``) holds every block it can use.
+    * A shorter file is not necessarily damaged: a checkpoint that frees the last blocks
+      cuts them off the file, but the header it wrote still counts them (as free). Only
+      then are the blocks actually in use looked up (metadata blocks, and the blocks of
+      every table's segments: metadata only, no table data is read) and the file must
+      reach the highest of them. Index blocks are not listed by DuckDB and not checked.
+    """
+    try:
+        row = con.execute("SELECT block_size, total_blocks, used_blocks FROM pragma_database_size() "
+                          "WHERE database_name = current_database()").fetchone()
+        actual = os.path.getsize(path)
+        if row is None:      # not expected; never refuse a file on a missing answer
+            return
+        block_size, total_blocks, used_blocks = row
+        if actual >= _BLOCK_START + block_size * total_blocks:
+            return
+        needed = max(used_blocks, _highest_block(con) + 1)
+    except (duckdb.Error, OSError) as exc:
+        raise _corrupt(path, exc) from exc
+    if actual < _BLOCK_START + block_size * needed:
+        raise _corrupt(path, f"the file is truncated: {actual} bytes, but it uses {needed} blocks of "
+                             f"{block_size} bytes after a {_BLOCK_START}-byte header "
+                             f"({_BLOCK_START + block_size * needed} bytes)")
+
+
+def _highest_block(con: duckdb.DuckDBPyConnection) -> int:
+    """The highest block id the database refers to (metadata and table segments), -1 if none."""
+    highest = con.execute("SELECT max(block_id) FROM pragma_metadata_info()").fetchone()[0]
+    highest = -1 if highest is None else highest
+    tables = con.execute("SELECT schema_name, table_name FROM duckdb_tables() "
+                         "WHERE database_name = current_database() AND NOT temporary").fetchall()
+    for schema, table in tables:
+        name = ".".join('"' + part.replace('"', '""') + '"' for part in (schema, table))
+        block = con.execute("SELECT max(greatest(block_id, coalesce(list_max(additional_block_ids), -1))) "
+                            "FROM pragma_storage_info(?)", [name]).fetchone()[0]
+        if block is not None:
+            highest = max(highest, block)
+    return highest
+
+
+def _corrupt(path: Path, exc: Exception | str) -> WarehouseError:
     return WarehouseError(
         f"{path} is not a readable DuckDB database: {exc}. Nothing was changed. To recover, move "
         f"the damaged file aside (mv '{path}' '{path}.damaged') and run again: a missing working "
@@ -76,10 +137,14 @@ def open_published(warehouse: Path) -> duckdb.DuckDBPyConnection:
 def publish(work: Path, warehouse: Path) -> None:
     """Atomically replace the published snapshot with the (closed, checkpointed) working file."""
     tmp = warehouse.with_name(f".{warehouse.name}.publish-{os.getpid()}")
-    shutil.copyfile(work, tmp)
-    with open(tmp, "rb") as fh:
-        os.fsync(fh.fileno())
-    os.replace(tmp, warehouse)
+    try:
+        shutil.copyfile(work, tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, warehouse)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a full disk must not leave half a snapshot behind
+        raise
 
 
 def known_document_ids(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -236,6 +301,9 @@ def load_staged(
             before_commit(con, LoadCounts(**counts))
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        try:
+            con.execute("ROLLBACK")
+        except duckdb.Error:
+            pass  # the failure (a full disk, say) already ended the transaction: keep its error
         raise
     return LoadCounts(**counts)
