@@ -73,27 +73,30 @@ def to_simplified(text: str) -> str:
     return "".join(c if len(c) == 1 else ch for ch, c in ((ch, convert(ch)) for ch in text))
 
 
-def _metadata_titles(documents: pl.DataFrame) -> list[str | None]:
-    """The metadata title of each document when its text does not carry it as a line."""
+def _metadata_titles(documents: pl.DataFrame) -> tuple[list[str | None], list[bool]]:
+    """Per document: its metadata title when the text does not carry it as a line, and
+    whether the text's first line is that title (a Markdown heading repeating it, say)."""
     if "title" not in documents.columns:
-        return [None] * documents.height
-    out = []
+        return [None] * documents.height, [False] * documents.height
+    missing, first_is_title = [], []
     for title, source, text in documents.select("title", "title_source", "text").iter_rows():
-        title = (title or "").strip()
-        from_metadata = source not in (None, "first_line")
-        out.append(title if from_metadata and title and title not in
-                   {line.strip() for line in (text or "").splitlines()} else None)
-    return out
+        title = (title or "").strip().lstrip("#").strip()
+        lines = [line.strip().lstrip("#").strip() for line in (text or "").splitlines() if line.strip()]
+        from_metadata = source not in (None, "first_line") and bool(title)
+        missing.append(title if from_metadata and title not in lines else None)
+        first_is_title.append(from_metadata and bool(lines) and lines[0] == title)
+    return missing, first_is_title
 
 
 def _lines(documents: pl.DataFrame) -> pl.DataFrame:
-    titles = pl.Series("metadata_title", _metadata_titles(documents), dtype=pl.String)
+    missing, first_is_title = _metadata_titles(documents)
     text = pl.col("text").str.replace_all("\r", "")
     return (
-        documents.with_columns(titles).select(
+        documents.with_columns(pl.Series("metadata_title", missing, dtype=pl.String),
+                               pl.Series("first_is_title", first_is_title, dtype=pl.Boolean)).select(
             "document_id",
-            (pl.col("title_source").fill_null("").eq("first_line") | pl.col("metadata_title").is_not_null())
-            .alias("has_title_line"),
+            (pl.col("title_source").fill_null("").eq("first_line") | pl.col("metadata_title").is_not_null()
+             | pl.col("first_is_title")).alias("has_title_line"),
             pl.col("metadata_title").is_not_null().alias("doc_title_only"),
             pl.when(pl.col("metadata_title").is_not_null()).then(pl.col("metadata_title") + "\n" + text)
             .otherwise(text).str.split("\n").alias("line"),

@@ -21,7 +21,7 @@ from transforms.clean import paragraphs
 from transforms.entities import SCOPE_PREFIX, base_index, discover, entity_frame
 from transforms.mentions import Matchers, mentions
 from transforms.observations import (
-    any_defect_regex, assign_measures, bind_entities, bind_enumerations, bind_indicators, bind_periods,
+    any_defect_regex, assign_measures, bind_comparison_lists, bind_entities, bind_enumerations, bind_indicators, bind_periods,
     bind_segments, defects, phrase_of, strip_pattern,
 )
 from transforms.periods import period_label, period_pattern
@@ -94,6 +94,7 @@ def extract(documents: pl.DataFrame, vocabulary: Vocabulary | None = None) -> Ex
     tiles = bind_periods(tiles, documents)
     tiles = bind_entities(tiles, index)
     tiles = assign_measures(tiles)
+    tiles = bind_comparison_lists(tiles, index)
     tiles = _enterprise_segments(tiles, index)
 
     # a metadata title not in the text gives the period and subject, never a fact
@@ -143,12 +144,7 @@ def _finish(facts: pl.DataFrame, index) -> pl.DataFrame:
     ).filter(~pl.col("entity").str.starts_with(SCOPE_PREFIX))
     # The same statement repeated in a document (headline, body, data box) is one observation;
     # a repeat that lost its period in a box is the same statement as the one that kept it.
-    # "突破千亿元，达到1052亿元": the rounded bound restates the exact figure of its sentence
-    same_fact = ["document_id", "para_no", "sent_start", "entity", "indicator", "segment", "measure"]
-    exact_value = pl.when(pl.col("qualifier") == "exact").then(pl.col("value")).max().over(same_fact)
-    restated = pl.col("qualifier").is_in(["at_least", "about"]) & (pl.col("measure") == "level") & (
-        exact_value >= pl.col("value"))
-    facts = facts.filter(~restated.fill_null(False))
+    facts = _drop_rounded_restatements(facts)
     statement = ["document_id", "family", "indicator", "segment", "measure", "value"]
     has_period = pl.col("start_month").is_not_null()
     facts = facts.filter(has_period | ~has_period.any().over(statement, ))
@@ -158,6 +154,27 @@ def _finish(facts: pl.DataFrame, index) -> pl.DataFrame:
         period_label(pl.col("year"), pl.col("start_month"), pl.col("end_month")).alias("period_label"),
         pl.lit(EXTRACTOR_VERSION).alias("extractor_version"),
     ).select(list(OBSERVATION_SCHEMA)).cast(OBSERVATION_SCHEMA)
+
+
+_SAME_FACT = ["document_id", "entity", "indicator", "segment", "measure", "year", "start_month", "end_month"]
+
+
+def _drop_rounded_restatements(facts: pl.DataFrame) -> pl.DataFrame:
+    """"突破2000亿元" in a headline and "2036.5亿元" in the body (or "突破千亿元，达到1052亿元")
+    are one fact: a rounded bound or approximation of a level stated exactly elsewhere in the
+    document, for the same subject and period, is not a second observation."""
+    exact = facts.filter((pl.col("qualifier") == "exact") & (pl.col("measure") == "level")).select(
+        *_SAME_FACT, pl.col("value").alias("exact_value"))
+    if exact.height == 0:
+        return facts
+    rounded = facts.with_row_index("_row").filter(
+        pl.col("qualifier").is_in(["at_least", "about"]) & (pl.col("measure") == "level"))
+    value, exact_value = pl.col("value"), pl.col("exact_value")
+    restating = rounded.join(exact, on=_SAME_FACT, nulls_equal=True).filter(
+        pl.when(pl.col("qualifier") == "at_least").then((exact_value >= value) & (exact_value <= 1.5 * value))
+        .otherwise((exact_value - value).abs() <= 0.1 * value)
+    ).get_column("_row").unique()
+    return facts.with_row_index("_row").filter(~pl.col("_row").is_in(restating.implode())).drop("_row")
 
 
 def _unmapped(numbers: pl.DataFrame) -> pl.DataFrame:

@@ -322,6 +322,73 @@ def assign_measures(tiles: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+_NUMBER = r"[0-9]+(?:\.[0-9]+)?"
+_HAN = "\u4e00-\u9fff"  # literal in the class: both Python's re and Polars' regex read it
+_GROUP = rf"(?:全国|全省|全市|全区|[{_HAN}()]{{2,10}}?)"
+_GROUPS = rf"(?P<benches>{_GROUP}(?:[、和及与]{_GROUP})+)(?:平均水平|平均增速|平均|水平|增速)?"
+_NUMBERS = rf"(?P<numbers>{_NUMBER}(?:个百分点|个)?(?:[、和及与]{_NUMBER}(?:个百分点|个)?)+)个百分点"
+
+
+@lru_cache(maxsize=1)
+def comparison_list_regexes() -> tuple[re.Pattern, ...]:
+    """"分别高于全国、全省1.3和0.6个百分点", "比全国、全省分别高1.3、0.6个百分点", and the
+    repeated form "高于全国1.3个百分点、全省0.6个百分点": one gap per group, in order."""
+    up, down = cue_words()["diff_up"], cue_words()["diff_down"]
+    verbs = "|".join(sorted(map(re.escape, up + down), key=len, reverse=True))
+    return (
+        re.compile(rf"(?:分别)?(?P<dir>{verbs}){_GROUPS}(?:分别)?{_NUMBERS}"),
+        re.compile(rf"(?:比|较){_GROUPS}(?:分别)?(?P<dir>高出|高|快|低|慢){_NUMBERS}"),
+        re.compile(rf"(?P<dir>{verbs})(?P<first>{_GROUP}){_NUMBER}个百分点(?P<rest>(?:[、，,]{_GROUP}{_NUMBER}个百分点)+)"),
+    )
+
+
+def _comparison_pairs(match: re.Match) -> tuple[str, list[tuple[str, float]]] | None:
+    direction = match.group("dir")
+    if "rest" in match.groupdict():
+        items = re.findall(rf"[、，,]?({_GROUP})({_NUMBER})个百分点", match.group(0)[len(direction):])
+        return direction, [(group, float(number)) for group, number in items]
+    benches = re.split(r"[、和及与]", match.group("benches"))
+    numbers = [float(n) for n in re.findall(_NUMBER, match.group("numbers"))]
+    if len(benches) != len(numbers):
+        return None
+    return direction, list(zip(benches, numbers))
+
+
+def bind_comparison_lists(tiles: pl.DataFrame, index: EntityIndex) -> pl.DataFrame:
+    """Gaps to several benchmarks in one phrase: one diff_pp per benchmark, for the growth
+    rate stated just before the phrase (its subject, indicator and period)."""
+    listed = pl.col("sentence").str.contains("个百分点") & pl.col("sentence").str.contains("[、和及与]")
+    candidates = tiles.filter((pl.col("tile_kind") == "number") & listed)
+    if candidates.height == 0:
+        return tiles
+    down = tuple(cue_words()["diff_down"]) + ("低", "慢")
+    replaced, added = [], []
+    for (_,), group in candidates.sort("tile_no").group_by(["sent_id"], maintain_order=True):
+        rows = group.to_dicts()
+        sentence = rows[0]["sentence"]
+        matches = sorted((m for regex in comparison_list_regexes() for m in regex.finditer(sentence)),
+                         key=lambda m: m.start())
+        for match in matches:
+            parsed = _comparison_pairs(match)
+            base = next((r for r in reversed(rows) if r["measure"] == "yoy_pct" and r["tile_end"] <= match.start()
+                         and r["indicator"] is not None), None)
+            if parsed is None or base is None:
+                continue
+            direction, pairs = parsed
+            sign = -1.0 if direction.startswith(down) else 1.0
+            inside = [r for r in rows if match.start() <= r["tile_start"] < match.end()]
+            replaced.extend((r["sent_id"], r["tile_no"]) for r in inside)
+            for group_name, number in pairs:
+                added.append({**base, "measure": "diff_pp", "value": sign * number, "unit": "pp",
+                              "qualifier": "exact", "tile_end": match.end(),
+                              "benchmark": _benchmark(group_name, base["entity"], index)})
+    if not added:
+        return tiles
+    drop = pl.DataFrame(replaced, schema={"sent_id": pl.Int64, "tile_no": pl.Int32}, orient="row")
+    kept = tiles.join(drop, on=["sent_id", "tile_no"], how="anti")
+    return pl.concat([kept, pl.DataFrame(added, schema=tiles.schema)]).sort(_ORDER, maintain_order=True)
+
+
 def defects(sentences: pl.DataFrame) -> pl.DataFrame:
     """Numbers whose digits were lost, one row per occurrence."""
     frames = []

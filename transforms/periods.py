@@ -47,6 +47,7 @@ def period_pattern() -> str:
         rf"|{rel}?{year}?前{_CN_M}个月"
         rf"|{rel}?{year}?前[0-9]{{1,2}}个月"
         rf"|{rel}?{year}?(?:{words})"
+        rf"|{rel}?{year}?{_M}月(?:底|末)"
         rf"|{rel}?{year}?{_M}月份?"
         rf"|{rel}"
         rf"|{year}"
@@ -58,7 +59,7 @@ _YEAR = re.compile(r"(20[0-9]{2})年")
 _REL = re.compile("|".join(sorted(RELATIVE_YEARS, key=len, reverse=True)))
 _MONTHS = re.compile(rf"({_M})月?{_SEP}({_M})月")
 _FIRST_N = re.compile(rf"前([0-9]{{1,2}}|{_CN_M})个月")
-_UNTIL = re.compile(rf"截至.*?({_M})月")
+_UNTIL = re.compile(rf"截至.*?({_M})月|({_M})月(?:底|末)$")
 _FROM = re.compile(rf"从.*?({_M})月份?起")
 _SINGLE = re.compile(rf"({_M})月")
 
@@ -89,7 +90,8 @@ def parse_period(phrase: str) -> dict:
     if (m := _FROM.search(phrase)):
         out["start_month"] = int(m.group(1))
     elif (m := _UNTIL.search(phrase)):
-        out.update(start_month=1, end_month=int(m.group(1)))
+        # a stock at the end of a month (截至5月底, 11月末) covers the year so far
+        out.update(start_month=1, end_month=int(m.group(1) or m.group(2)))
     elif (m := _MONTHS.search(phrase)):
         out.update(start_month=int(m.group(1)), end_month=int(m.group(2)))
     elif (m := _FIRST_N.search(phrase)):

@@ -289,6 +289,38 @@ def test_zone_named_with_its_city_is_one_entity_under_that_city() -> None:
                             {"indicator": "general_budget_revenue", "measure": "level", "value": 8.35e9}])
 
 
+@pytest.mark.parametrize("text", [
+    "前三季度，绵阳市GDP同比增长6.1%，分别高于全国、全省1.3、0.6个百分点。",
+    "前三季度，绵阳市GDP同比增长6.1%，分别高于全国、全省1.3个和0.6个百分点。",
+    "前三季度，绵阳市GDP同比增长6.1%，比全国、全省分别高1.3和0.6个百分点。",
+    "前三季度，绵阳市GDP同比增长6.1%，高于全国1.3个百分点、全省0.6个百分点。",
+])
+def test_gaps_to_several_benchmarks_give_one_diff_pp_each(text) -> None:
+    gaps = sorted((o["benchmark"], o["value"]) for o in observations(text, published_at=dt.date(2024, 10, 22))
+                  if o["measure"] == "diff_pp")
+    assert gaps == [("中国", 1.3), ("四川省", 0.6)]
+
+
+def test_gaps_below_several_benchmarks_are_negative() -> None:
+    found = observations("前三季度，绵阳市GDP同比增长4.1%，比全国、全省分别低0.7和0.4个百分点。")
+    assert sorted(o["value"] for o in found if o["measure"] == "diff_pp") == [-0.7, -0.4]
+
+
+@pytest.mark.parametrize(("text", "months"), [
+    ("11月末，绵阳市金融机构本外币存款余额8123.4亿元。", (1, 11)),
+    ("截至6月底，绵阳市金融机构本外币存款余额8123.4亿元。", (1, 6)),
+])
+def test_a_stock_at_the_end_of_a_month_covers_the_year_so_far(text, months) -> None:
+    found = observations(text)
+    assert [(o["start_month"], o["end_month"]) for o in found] == [months]
+
+
+def test_sector_growth_without_the_word_value_added_and_sector_investment_apart() -> None:
+    found = observations("上半年，绵阳市第二产业增长9.1%，第三产业投资增长1.1%。")
+    assert_contains(found, [{"indicator": "value_added_secondary", "value": 9.1},
+                            {"indicator": "tertiary_industry_investment", "value": 1.1}])
+
+
 def test_enterprise_with_parent_region() -> None:
     text = "上半年，成都高新区的四川长虹电子有限公司产值增长15.2%。"
     result = extract(pl.DataFrame({"document_id": ["d1"], "text": [text], "title_source": [None], "published_at": [PUB]},
