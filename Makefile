@@ -30,7 +30,7 @@ $(UV):
 
 # Re-sync only when the lock or the project metadata changed (or .venv was removed).
 $(STAMP): uv.lock pyproject.toml | $(UV)
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
 run: setup

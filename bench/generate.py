@@ -87,17 +87,27 @@ def _pct(rng: random.Random, lo: float, hi: float) -> tuple[str, float]:
     return f"{tenths // 10}.{tenths % 10}", tenths / 10
 
 
+GENERATOR_VERSION = 2  # bump when the articles change: a cached corpus of another version is rebuilt
+REVISED_SHARE = 0.01   # articles that state a revised figure: the conflicts a real stream has
+
+
 class Article:
     def __init__(self, rng: random.Random, zone: str, city: str):
         self.rng, self.zone, self.city = rng, zone, city
         self.label, self.start, self.end, pub_month = rng.choice(PERIODS)
         self.year = rng.randint(2019, 2025)
+        self.edition = "revised" if rng.random() < REVISED_SHARE else "first"
         self.explicit_year = pub_month is None or rng.random() < 0.4
         if pub_month is None:
             self.published = f"{self.year + 1}-01-{rng.randint(10, 28):02d}"
         else:
             self.published = f"{self.year}-{pub_month:02d}-{rng.randint(10, 28):02d}"
         self.facts: list[dict] = []
+
+    def figures(self, indicator: str) -> random.Random:
+        """The figures of one zone, period and indicator: every article reporting them agrees
+        (but a revised one), as real reports of one statistical release do."""
+        return random.Random(f"{self.zone}|{self.year}|{self.label}|{indicator}|{self.edition}")
 
     def period(self) -> str:
         return f"{self.year}年{self.label}" if self.explicit_year else self.label
@@ -118,9 +128,13 @@ class Article:
         shape = rng.randrange(5)
         if indicator in GROWTH_ONLY and shape in (0, 2):
             shape = 1
-        lt, lv = _money(rng, 20, 3000)
-        yt, yv = _pct(rng, 0.5, 25)
-        down = rng.random() < 0.15
+        figures = self.figures(indicator)   # drawn in one order whatever the shape
+        lt, lv = _money(figures, 20, 3000)
+        yt, yv = _pct(figures, 0.5, 25)
+        down = figures.random() < 0.15
+        st, sv = _pct(figures, 5, 80)
+        dt, dv = _pct(figures, 0.1, 9.9)
+        above = figures.random() < 0.7
         grow = f"同比下降{yt}%" if down else f"同比增长{yt}%"
         yv = -yv if down else yv
         if shape == 0:          # level + yoy
@@ -131,14 +145,11 @@ class Article:
             text = f"{form}{grow}"
             self.fact(indicator, "yoy_pct", yv, text)
         elif shape == 2:        # level + yoy + share of the city
-            st, sv = _pct(rng, 5, 80)
             text = f"{form}{lt}亿元，{grow}，占全市比重达{st}%"
             self.fact(indicator, "level", lv, text)
             self.fact(indicator, "yoy_pct", yv, text)
             self.fact(indicator, "share_pct", sv, text, self.city)
         else:                   # yoy + diff against the city
-            dt, dv = _pct(rng, 0.1, 9.9)
-            above = shape == 3
             text = f"{form}{grow}，{'高于' if above else '低于'}全市{dt}个百分点"
             self.fact(indicator, "yoy_pct", yv, text)
             self.fact(indicator, "diff_pp", dv if above else -dv, text, self.city)
@@ -158,9 +169,10 @@ def article(rng: random.Random, zones: list[tuple[str, str]]) -> tuple[str, dict
         f"本报记者 {reporter}",
     ]
     # GDP lead, broken across a blank line in the middle of 地区生产总值
-    lt, lv = _money(rng, 100, 3000)
-    yt, yv = _pct(rng, 1, 12)
-    dt, dv = _pct(rng, 0.1, 5)
+    figures = a.figures("gdp")
+    lt, lv = _money(figures, 100, 3000)
+    yt, yv = _pct(figures, 1, 12)
+    dt, dv = _pct(figures, 0.1, 5)
     lines.append(f"{a.period()}，{zone}坚持稳中求进，实现地区生产\n\n总值{lt}亿元，同比增长{yt}%，"
                  f"增速高于全市{dt}个百分点。")
     ev = f"地区生产总值{lt}亿元，同比增长{yt}%，增速高于全市{dt}个百分点"
@@ -207,7 +219,7 @@ def generate(out: Path, docs: int, seed: int = 6) -> dict:
         (inbox / f"{stem}.meta.json").write_text(json.dumps(meta, ensure_ascii=False), encoding="utf-8")
         (truth / f"{stem}.jsonl").write_text(
             "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    info = {"docs": docs, "seed": seed, "bytes": total_bytes, "facts": facts,
+    info = {"docs": docs, "seed": seed, "version": GENERATOR_VERSION, "bytes": total_bytes, "facts": facts,
             "seconds": round(time.perf_counter() - started, 2)}
     (out / "corpus.json").write_text(json.dumps(info), encoding="utf-8")
     return info
@@ -218,7 +230,7 @@ def ensure(out: Path, docs: int, seed: int = 6) -> dict:
     marker = out / "corpus.json"
     if marker.exists():
         info = json.loads(marker.read_text(encoding="utf-8"))
-        if info.get("docs") == docs and info.get("seed") == seed:
+        if (info.get("docs"), info.get("seed"), info.get("version")) == (docs, seed, GENERATOR_VERSION):
             return info
     import shutil
 

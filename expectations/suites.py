@@ -508,11 +508,14 @@ def validate_observations(observations: pl.DataFrame, vocabulary, entities: pl.D
         target = errors if check.severity == ERROR else warnings
         for row_id in failing.get(check.name, ()):
             target.setdefault(row_id, []).append(check.name)
-    flags = pl.Series("dq_flags", [warnings.get(i, []) for i in frame.get_column("row_id").to_list()],
-                      dtype=pl.List(pl.String))
+    flagged = pl.DataFrame([(row_id, name) for row_id, names in warnings.items() for name in names],
+                           schema={"row_id": pl.Int64, "dq_flag": pl.String}, orient="row")
+    flags = flagged.group_by("row_id", maintain_order=True).agg(pl.col("dq_flag").alias("dq_flags"))
     rejected = sorted(errors)
-    clean = (frame.select(["row_id", *OBSERVATION_SCHEMA]).with_columns(flags)
-             .filter(~pl.col("row_id").is_in(rejected)).drop("row_id").cast(CLEAN_SCHEMA))
+    clean = (frame.select(["row_id", *OBSERVATION_SCHEMA]).filter(~pl.col("row_id").is_in(rejected))
+             .join(flags, on="row_id", how="left", maintain_order="left")
+             .with_columns(pl.col("dq_flags").fill_null(pl.lit([], dtype=pl.List(pl.String))))
+             .drop("row_id").cast(CLEAN_SCHEMA))
     quarantine_rows = []
     by_id = {row["row_id"]: row for row in frame.filter(pl.col("row_id").is_in(rejected)).iter_rows(named=True)}
     for row_id in rejected:
@@ -800,8 +803,12 @@ def validate_warehouse(con) -> list[ExpectationResult]:
     facts = _query(con, _FACTS_SQL)
     documents = _query(con, _DOCUMENTS_SQL)
     consistency = _query(con, _CONSISTENCY_SQL)
+    # GX sees only the checked columns and the row's identity (the samples still come from the
+    # whole frame): converting every column of every fact costs more than the checks
     results, _ = _evaluate("warehouse_facts", WAREHOUSE, facts, ["row_id", "observation_id", "document", "evidence"],
-                           _fact_sample)
+                           _fact_sample, gx_columns=["row_id", "key", "observation_id", "document", "evidence",
+                                                     "entity", "period", "indicator", "benchmark_if_set",
+                                                     "conflicting_values"])
     results += _evaluate("warehouse_documents", WAREHOUSE, documents, ["row_id", "document", "duplicate_of"],
                          _warehouse_document_sample)[0]
     results += _evaluate("warehouse_consistency", WAREHOUSE, consistency,
