@@ -29,6 +29,8 @@ $(UV):
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
 # Re-sync only when the lock or the project metadata changed (or .venv was removed).
+# Byte-compiled at install: with PYTHONDONTWRITEBYTECODE set (CI and this workplace set it)
+# every process would otherwise compile Prefect and GX from source again (~10 s each).
 $(STAMP): uv.lock pyproject.toml | $(UV)
 	$(UV) sync --frozen --compile-bytecode
 	@touch $@
