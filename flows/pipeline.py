@@ -33,7 +33,7 @@ import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -275,7 +275,11 @@ def validate_stage(observations: pl.DataFrame, entities: pl.DataFrame, document_
     from expectations.suites import validate_document_stats, validate_observations
 
     checked = validate_observations(observations, vocabulary, entities)
-    results = checked.results + (validate_document_stats(document_stats) if document_stats.height else [])
+    # samples name the document by its path, as the documents suite does, not by its sha256
+    paths = dict(document_stats.select("document_id", "document").iter_rows()) if document_stats.height else {}
+    named = [replace(r, sample=[{**s, "document": paths.get(s.get("document"), s.get("document"))} for s in r.sample])
+             for r in checked.results]
+    results = named + (validate_document_stats(document_stats) if document_stats.height else [])
     return ValidationResult(checked.clean, checked.quarantined.cast(QUARANTINE_STAGED_SCHEMA),
                             [r.expectation for r in results if not r.success], results)
 

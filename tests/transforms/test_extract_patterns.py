@@ -157,7 +157,20 @@ DEFECT_ROWS = [
     ("lost integer digits", "上半年，成都高新区规上工业总产值实现.9亿元。"),
     ("lost percent digits", "上半年，成都高新区出口总额同比增长%。"),
     ("lost amount digits", "上半年，成都高新区固定资产投资总投资亿元。"),
+    ("lost count digits", "上半年，成都高新区引进重大项目个，总投资达.6亿元。"),
 ]
+
+
+@pytest.mark.parametrize(("text", "defects"), [
+    ("年9月11日，成都高新区建设动员大会召开。", 1),          # the year's digits are gone
+    ("今年5月27日，成都高新区建设动员大会召开。", 0),        # a relative year is a whole date
+    ("去年9月11日，成都高新区建设动员大会召开。", 0),
+])
+def test_lost_year_digits_are_told_from_relative_years(text, defects) -> None:
+    documents = pl.DataFrame({"document_id": ["d1"], "text": [text], "title_source": [None], "published_at": [PUB]},
+                             schema={"document_id": pl.String, "text": pl.String, "title_source": pl.String,
+                                     "published_at": pl.Date})
+    assert extract(documents).defects.height == defects
 
 
 @pytest.mark.parametrize("name,text,expected", MEASURE_ROWS + QUALIFIER_ROWS + PERIOD_ROWS + ENTITY_ROWS
