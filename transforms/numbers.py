@@ -59,6 +59,8 @@ def token_pattern() -> str:
         # a rank ends the clause (全市第一。) or says 位/名; 第一产业 and 第七届 are not ranks
         f"|第(?:[0-9]+|[一二三四五六七八九十]+)(?:位|名|[,，。;；、!！?？)）]|$)"
         r"|20[0-9]{2}年[0-9]{1,2}月[0-9]{1,2}日"
+        # a growth rate may be written signed (同比增长-2.1%); a range (3-5%) is matched whole below
+        f"|-{ARABIC}%"
         f"|{arabic}{APPROX_INFIX}?(?:{SCALE})?{unit}?{SUFFIX}?"
         f"|{CHINESE}{APPROX_INFIX}?(?:{SCALE}{cn_unit}?|{cn_unit}){SUFFIX}?"
         ")"
@@ -124,6 +126,11 @@ def parse_token(token: str) -> dict:
         body = token[1:].rstrip("位名,，。;；、!！?？)）")
         return {"value": parse_numeral(body), "unit": "rank", "kind": "rank", "suffix_qualifier": None,
                 "lost_digits": False}
+    if token.startswith("-") and len(token) > 1:
+        parsed = dict(parse_token(token[1:]))
+        if parsed["value"] is not None:
+            parsed["value"] = -parsed["value"]
+        return parsed
     if re.fullmatch(r"20[0-9]{2}年[0-9]{1,2}月[0-9]{1,2}日", token):
         return {"value": None, "unit": None, "kind": "date", "suffix_qualifier": None, "lost_digits": False}
     match = _TOKEN_PARTS.match(token)

@@ -334,6 +334,19 @@ def test_sector_growth_without_the_word_value_added_and_sector_investment_apart(
                             {"indicator": "tertiary_industry_investment", "value": 1.1}])
 
 
+@pytest.mark.parametrize(("text", "expected"), [
+    ("上半年，成都高新区GDP同比增长-2.1%。", {"indicator": "gdp", "measure": "yoy_pct", "value": -2.1}),
+    ("上半年，成都高新区GDP增长3-5%。", {"indicator": "gdp", "measure": "yoy_pct", "value": 3.0, "qualifier": "at_least"}),
+    ("上半年，成都高新区规模工业增加值同比增长8.3%。",
+     {"indicator": "industrial_value_added_above_scale", "measure": "yoy_pct", "value": 8.3}),
+    # above-quota retail is a part of retail sales, not the whole
+    ("上半年，成都高新区限额以上社会消费品零售额同比增长4.9%。",
+     {"indicator": "retail_sales_above_quota", "measure": "yoy_pct", "value": 4.9}),
+])
+def test_signed_rates_ranges_and_regional_names_of_indicators(text, expected) -> None:
+    assert_contains(observations(text), [expected])
+
+
 def test_enterprise_with_parent_region() -> None:
     text = "上半年，成都高新区的四川长虹电子有限公司产值增长15.2%。"
     result = extract(pl.DataFrame({"document_id": ["d1"], "text": [text], "title_source": [None], "published_at": [PUB]},
