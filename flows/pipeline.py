@@ -668,7 +668,7 @@ def _run_locked(settings, runner, fault, run_id, summary, started, vocabulary, s
         summary.update(documents_new=counts.documents, observations_loaded=counts.observations,
                        quarantine_rows_new=counts.quarantined, entities_new=counts.entities)
         _fault_at(fault, "quality")
-        if counts.documents or counts.observations or counts.quarantined or batch_results:
+        if counts.documents or counts.observations or counts.quarantined or batch_results or _unvalidated(settings):
             quality = runner("quality", quality_stage, str(settings.work_path), str(settings.warehouse), run_id,
                              batch_results, str(settings.data_docs_dir), settings.alerts,
                              _as_datetime(summary["started_at"]))
@@ -704,6 +704,15 @@ def _run_locked(settings, runner, fault, run_id, summary, started, vocabulary, s
             settings.staging_dir.rmdir()  # only when no other run's leftovers remain
         except OSError:
             pass
+
+
+def _unvalidated(settings: Settings) -> bool:
+    """A run that loaded rows died before its warehouse suite: the data still needs it."""
+    con = store.open_work(settings.warehouse, settings.work_path)
+    try:
+        return store.unvalidated_loads(con) > 0
+    finally:
+        con.close()
 
 
 def _as_datetime(value: datetime | str) -> datetime:

@@ -17,7 +17,7 @@ from transforms.extract import OBSERVATION_SCHEMA
 from transforms.vocabulary import load_vocabulary
 from warehouse.migrate import migrate
 
-SEEDS = Path("/work/shared/corpus/seeds")
+SEEDS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "seeds"
 DOC_A, DOC_B, DOC_C, DOC_D = ("a" * 64, "b" * 64, "c" * 64, "d" * 64)
 XSS = "<script>alert(1)</script>"
 
@@ -359,3 +359,35 @@ def test_data_docs_are_built_and_evidence_is_escaped(tmp_path, validation, wareh
     assert XSS not in text
     assert not re.search(r"<script[^>]*>\s*alert\(1\)", text)
     assert "yoy_pct_range_gdp" in text
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SEEDS.is_dir(), reason="shared seed corpus not available (../shared/corpus/seeds)")
+def test_seed_run_flags_the_seed_claims_and_quarantines_a_900_percent_gdp(tmp_path):
+    """A real run on the seed corpus plus one written document (GDP同比增长900%)."""
+    import shutil
+
+    from flows.pipeline import run_pipeline
+    from flows.settings import Settings
+
+    inbox = tmp_path / "inbox"
+    shutil.copytree(SEEDS, inbox)
+    (inbox / "implausible.txt").write_text(
+        "绵阳高新区上半年经济运行情况\n2024年7月20日\n上半年，绵阳高新区地区生产总值同比增长900%。\n",
+        encoding="utf-8")
+    warehouse = tmp_path / "zonefacts.duckdb"
+    summary = run_pipeline(Settings(warehouse=warehouse, inbox=inbox))
+    assert summary["status"] == "success"
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        quarantined = con.execute("SELECT reason, detail FROM quarantine WHERE stage = 'validation'").fetchall()
+        assert [r[0] for r in quarantined] == ["yoy_pct_range_gdp"] and "900" in quarantined[0][1]
+        assert con.execute("SELECT count(*) FROM observations WHERE value = 900").fetchone() == (0,)
+        failed = dict(con.execute("SELECT expectation, severity FROM dq_failures").fetchall())
+        # the printed 高于全市25个百分点 (a city at −14.9%) and the lost digits of the 科学城 article
+        assert failed["diff_pp_implied_benchmark_plausible"] == "warning"
+        assert failed["lost_digit_rate_below_threshold"] == "warning"
+        assert failed["yoy_pct_range_gdp"] == "error"
+        assert [e for e, sev in failed.items() if sev == "error"] == ["yoy_pct_range_gdp"]
+        defects = con.execute("SELECT d.stem, count(*) FROM source_defects s JOIN documents d USING (document_id) "
+                              "GROUP BY ALL").fetchall()
+        assert defects == [("003_b6be05cc6782ca3c", 9)]

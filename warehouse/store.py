@@ -161,6 +161,14 @@ class LoadCounts:
     entities: int
 
 
+def unvalidated_loads(con: duckdb.DuckDBPyConnection) -> int:
+    """Runs that loaded rows but recorded no data-quality run (killed between load and quality)."""
+    return con.execute(
+        "SELECT count(*) FROM pipeline_runs p WHERE p.status = 'success' "
+        "AND (coalesce(p.documents_new, 0) > 0 OR coalesce(p.observations_loaded, 0) > 0) "
+        "AND NOT EXISTS (SELECT 1 FROM dq_runs d WHERE d.run_id = p.run_id)").fetchone()[0]
+
+
 def _parquet(staging: Path, name: str) -> str | None:
     files = sorted(staging.glob(f"{name}-*.parquet"))
     if not files:

@@ -31,7 +31,7 @@ NEW_DOC = ("重庆高新区2025年上半年经济运行情况\n"
            "一般公共预算收入同比增长900%。\n"
            "2025年上半年，重庆高新区GDP同比增长900%。\n")
 DATA_TABLES = tuple(t for t in COUNTED_TABLES if t != "pipeline_runs")
-KILL_STAGES = ("discover", "read", "extract", "validate", "load", "publish")
+KILL_STAGES = ("discover", "read", "extract", "validate", "load", "quality", "publish")
 
 KILL_SCRIPT = """
 import sys
