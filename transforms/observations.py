@@ -35,7 +35,8 @@ _MAX_PHRASE_CHARS = 24
 @lru_cache(maxsize=1)
 def _target_regex() -> str:
     words = cue_words()["target"]
-    return "(?:" + "|".join(re.escape(w) for w in words) + r"|到20[0-9]{2}年|至20[0-9]{2}年)"
+    # 到2027年 and 至2027年 name a plan's horizon; 截至2024年底 is an as-of date, not a plan
+    return "(?:" + "|".join(re.escape(w) for w in words) + r"|到20[0-9]{2}年|(?:^|[^截])至20[0-9]{2}年)"
 
 
 @lru_cache(maxsize=1)

@@ -15,7 +15,7 @@ from transforms.numbers import parse_numeral
 from transforms.vocabulary import VOCAB_DIR
 
 _M = r"(?:1[0-2]|0?[1-9])"
-_CN_M = "[一二三四五六七八九十]{1,2}"
+_CN_M = "[一二两三四五六七八九十]{1,2}"
 _SEP = r"(?:-|~|—|至|到)"
 RELATIVE_YEARS = {"今年": 0, "本年": 0, "当年": 0, "去年": -1, "上年": -1, "上一年": -1, "明年": 1}
 
@@ -44,9 +44,10 @@ def period_pattern() -> str:
         rf"|从{rel}?{year}?{_M}月份?起"
         rf"|截至{rel}?{year}?{_M}月(?:底|末|份)?"
         rf"|{rel}?{year}?{_M}月?{_SEP}{_M}月份?"
-        rf"|{rel}?{year}?前{_CN_M}个月"
-        rf"|{rel}?{year}?前[0-9]{{1,2}}个月"
+        rf"|{rel}?{year}?前{_CN_M}个?月"
+        rf"|{rel}?{year}?前[0-9]{{1,2}}个?月"
         rf"|{rel}?{year}?(?:{words})"
+        rf"|20[0-9]{{2}}年(?:底|末)"
         rf"|{rel}?{year}?{_M}月(?:底|末)"
         rf"|{rel}?{year}?{_M}月份?"
         rf"|{rel}"
@@ -58,7 +59,7 @@ def period_pattern() -> str:
 _YEAR = re.compile(r"(20[0-9]{2})年")
 _REL = re.compile("|".join(sorted(RELATIVE_YEARS, key=len, reverse=True)))
 _MONTHS = re.compile(rf"({_M})月?{_SEP}({_M})月")
-_FIRST_N = re.compile(rf"前([0-9]{{1,2}}|{_CN_M})个月")
+_FIRST_N = re.compile(rf"前([0-9]{{1,2}}|{_CN_M})个?月")
 _UNTIL = re.compile(rf"截至.*?({_M})月|({_M})月(?:底|末)$")
 _FROM = re.compile(rf"从.*?({_M})月份?起")
 _SINGLE = re.compile(rf"({_M})月")
