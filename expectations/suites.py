@@ -803,9 +803,9 @@ def validate_warehouse(con) -> list[ExpectationResult]:
     facts = _query(con, _FACTS_SQL)
     documents = _query(con, _DOCUMENTS_SQL)
     consistency = _query(con, _CONSISTENCY_SQL)
-    # GX sees only the checked columns and the row's identity (the samples still come from the
-    # whole frame): converting every column of every fact costs more than the checks
-    # (GX looks every index column of every failing row up one by one: row_id and evidence only)
+    # GX gets only the checked columns and, as the index, row_id and evidence: it converts every
+    # column it is given and looks up each index column of each failing row one at a time. The
+    # samples are still cut from the whole frame.
     results, _ = _evaluate("warehouse_facts", WAREHOUSE, facts, ["row_id", "evidence"],
                            _fact_sample, gx_columns=["row_id", "key", "observation_id", "document", "evidence",
                                                      "entity", "period", "indicator", "benchmark_if_set",

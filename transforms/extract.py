@@ -21,8 +21,8 @@ from transforms.clean import paragraphs
 from transforms.entities import SCOPE_PREFIX, base_index, discover, entity_frame
 from transforms.mentions import Matchers, mentions
 from transforms.observations import (
-    any_defect_regex, assign_measures, bind_comparison_lists, bind_entities, bind_enumerations, bind_indicators, bind_periods,
-    bind_segments, defects, phrase_of, strip_pattern,
+    any_defect_regex, assign_measures, bind_comparison_lists, bind_entities, bind_enumerations, bind_indicators,
+    bind_periods, bind_segments, defects, phrase_of, strip_pattern,
 )
 from transforms.periods import period_label, period_pattern
 from transforms.vocabulary import Vocabulary, load_vocabulary
@@ -104,8 +104,9 @@ def extract(documents: pl.DataFrame, vocabulary: Vocabulary | None = None) -> Ex
                            & pl.col("entity").is_not_null() & pl.col("value").is_not_null())
     observations = _finish(facts, index)
     unmapped = _unmapped(numbers.filter(clean))
-    sentence_rows = tiles.filter(~pl.col("title_only")).select("document_id", "para_no", "sentence", "sentence_display", "sent_start").unique(
-        ["document_id", "para_no", "sent_start"], maintain_order=True)
+    sentence_rows = (tiles.filter(~pl.col("title_only"))
+                     .select("document_id", "para_no", "sentence", "sentence_display", "sent_start")
+                     .unique(["document_id", "para_no", "sent_start"], maintain_order=True))
     found_defects = defects(sentence_rows)
     entities = entity_frame(index, set(observations.get_column("entity").to_list())
                             | set(observations.get_column("benchmark").drop_nulls().to_list()))
@@ -167,14 +168,14 @@ def _drop_rounded_restatements(facts: pl.DataFrame) -> pl.DataFrame:
         *_SAME_FACT, pl.col("value").alias("exact_value"))
     if exact.height == 0:
         return facts
-    rounded = facts.with_row_index("_row").filter(
-        pl.col("qualifier").is_in(["at_least", "about"]) & (pl.col("measure") == "level"))
+    facts = facts.with_row_index("_row")
+    rounded = facts.filter(pl.col("qualifier").is_in(["at_least", "about"]) & (pl.col("measure") == "level"))
     value, exact_value = pl.col("value"), pl.col("exact_value")
     restating = rounded.join(exact, on=_SAME_FACT, nulls_equal=True).filter(
         pl.when(pl.col("qualifier") == "at_least").then((exact_value >= value) & (exact_value <= 1.5 * value))
         .otherwise((exact_value - value).abs() <= 0.1 * value)
     ).get_column("_row").unique()
-    return facts.with_row_index("_row").filter(~pl.col("_row").is_in(restating.implode())).drop("_row")
+    return facts.filter(~pl.col("_row").is_in(restating.implode())).drop("_row")
 
 
 def _unmapped(numbers: pl.DataFrame) -> pl.DataFrame:

@@ -156,8 +156,8 @@ def bind_segments(tiles: pl.DataFrame, segment_codes: set[str], index: EntityInd
     """industry_output names its industry just before 产值 ("新型智能终端产值达…")."""
     needs_segment = pl.col("indicator").is_in(sorted(segment_codes)) & pl.col("indicator_own").is_not_null()
     raw = pl.col("core_bare").str.extract(r"^(.*?)(?:产值|总产值)$", 1)
-    cleaned = raw.str.replace(r"^(?:其中|其中有|实现|完成|带动|推动|重点企业|重点|园区|全区|全市|我区|我市|力争|预计|计划|将)+", "") \
-        .str.replace(r"(?:的|企业)$", "")
+    prefixes = "|".join(re.escape(w) for w in cue_words()["segment_prefix"])
+    cleaned = raw.str.replace(f"^(?:{prefixes})+", "").str.replace(r"(?:的|企业)$", "")
     segment = pl.when(needs_segment & (cleaned.str.len_chars() > 0) & (cleaned.str.len_chars() <= _MAX_SEGMENT_CHARS)
                       & ~cleaned.str.contains(r"[0-9]")).then(cleaned)
     return tiles.with_columns(pl.coalesce(pl.col("enum_segment"), segment).alias("segment"))
@@ -172,10 +172,9 @@ def bind_periods(tiles: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
         + [pl.col("document_id").replace_strict(published, default=None, return_dtype=pl.Date).alias("published_at")])
     next_lead = pl.col("lead").shift(-1).over(_KEY)
     bare_year = (pl.col("tile_kind") == "period") & (pl.col("period_kind") == "bare_year")
-    # "2024年，全区实现…" opening a clause of an article published after that year reports the
-    # whole year; elsewhere in the body (2024年湖北省名单, 到2027年) a bare year only dates things
-    # (a year right after the subject, 重庆高新区2024年GDP…, opens the clause as well; 到2027年
-    # and 《2024年…》 name a target or a title, never the period of what follows)
+    # A bare year opening a clause ("2024年，全区实现…", or right after the subject: 重庆高新区2024年GDP…)
+    # dates the clause, and once that year is over at publication it is the whole year; 到2027年 and
+    # 《2024年…》 name a target or a title, and elsewhere (2024年湖北省名单) a bare year dates nothing.
     names_target = pl.col("lead").str.contains(r"(?:到|至|截至|截止|于|《|“|\")$")
     opens_clause = ~names_target & next_lead.is_not_null() & (
         pl.col("lead").str.contains(r"(?:^|[,，;；:：。])$")
