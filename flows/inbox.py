@@ -100,6 +100,36 @@ def discover(inbox: Path, max_bytes: int | None = None) -> list[Path]:
     return sorted(found, key=lambda p: p.as_posix())
 
 
+def listing_fingerprint(inbox: Path, paths: Iterable[str | Path], *, salt: str = "") -> str:
+    """sha256 over every listed file's relative path, size and mtime, and its sidecar's.
+
+    Adding, removing, replacing or touching a file (or its sidecar) changes it; reading
+    nothing. A run whose inbox lists the same fingerprint as an earlier complete run has
+    nothing new to load (see ``flows.cli``'s up-to-date check). ``salt`` folds in what else
+    decides the outcome (extractor version, size limit)."""
+    inbox = Path(inbox)
+    digest = hashlib.sha256(f"{inbox.resolve()}\0{salt}\n".encode())
+    for p in paths:
+        rel = Path(p).as_posix()
+        full = inbox / rel
+        parts = [rel]
+        for candidate in (full, sidecar_path(full)):
+            try:
+                st = candidate.stat()
+                parts += [str(st.st_size), str(st.st_mtime_ns)]
+            except OSError:
+                parts += ["-", "-"]
+        digest.update(("\0".join(parts) + "\n").encode("utf-8", "surrogateescape"))
+    return digest.hexdigest()
+
+
+def listing_salt(max_file_bytes: int) -> str:
+    """What besides the files decides a run's outcome: the extractor and the size limit."""
+    from transforms.extract import EXTRACTOR_VERSION
+
+    return f"extractor {EXTRACTOR_VERSION}; max_file_bytes {max_file_bytes}"
+
+
 def _read_one(path: Path, max_bytes: int) -> tuple[bytes, int, str]:
     """Stream ``path`` once: (kept bytes, size, sha256 of everything read).
 

@@ -27,11 +27,13 @@ import logging
 import os
 import shutil
 import signal
+import threading
 import time
 import traceback
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -43,9 +45,10 @@ import polars as pl
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run as prefect_flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.alerts import send_alerts
-from flows.inbox import discover, read_raw_files
+from flows.inbox import discover, listing_fingerprint, listing_salt, read_raw_files
 from flows.progress import Progress
 from flows.settings import DEFAULT_MAX_FILE_BYTES, AlertSettings, Settings, load_settings
 from transforms.documents import parse_documents
@@ -422,6 +425,9 @@ Runner = Callable[..., Any]  # runner(stage_name, fn, *args, **kwargs) -> fn's r
 
 STAGE_RETRIES = {"read": 2}   # transient I/O only (OSError)
 
+# Quarantine reasons a later run may not repeat: the file could not be read, the extractor failed.
+RETRYABLE_REASONS = frozenset({"unreadable", "extract_error"})
+
 
 def run_plain(stage: str, fn: Callable, *args, **kwargs):
     """Call the stage directly, retrying OSError like the Prefect task would."""
@@ -477,6 +483,33 @@ def submit_as_prefect_task(stage: str, fn: Callable, *args, **kwargs):
 
 # How many extract batches may be submitted before the oldest result is consumed.
 EXTRACT_IN_FLIGHT = 4
+
+# Extraction threads of the default task runner. Polars releases the GIL inside its kernels,
+# so two batches extract side by side (1.4× on 2 cores); more threads only contend for the GIL.
+EXTRACT_THREADS = 2
+
+
+@contextmanager
+def thread_submitter(threads: int = EXTRACT_THREADS) -> Iterator[Runner]:
+    """A ``submit`` for ``run_pipeline`` without Prefect: extraction on a thread pool, as the
+    Prefect flow's default task runner does it (``submit(stage, fn, ...)`` returns a future)."""
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="zonefacts-extract") as pool:
+        yield lambda stage, fn, *args, **kwargs: pool.submit(run_plain, stage, fn, *args, **kwargs)
+
+
+def _warm_up_validation() -> None:
+    try:
+        from expectations.suites import warm_up
+
+        warm_up()
+    except Exception:  # noqa: BLE001 - the validate stage raises it properly
+        pass
+
+
+def start_validation_warm_up() -> None:
+    """Import GX (~6 s) and build its suites in a thread while the first batches are extracted.
+    Started once a batch has new documents, so a run with nothing new never pays for it."""
+    threading.Thread(target=_warm_up_validation, name="gx-warm-up", daemon=True).start()
 
 
 # --------------------------------------------------------------------------- the run
@@ -540,9 +573,9 @@ def run_pipeline(
 ) -> dict:
     """One zonefacts run. Returns the summary dict (status 'success' or 'skipped').
 
-    ``submit`` (e.g. ``submit_as_prefect_task``), when given, runs the extract stage: it
-    returns a future, up to ``EXTRACT_IN_FLIGHT`` batches are extracted concurrently and
-    their results are consumed in batch order. Every other stage stays on ``runner`` in
+    ``submit`` (``submit_as_prefect_task``, or ``thread_submitter()`` without Prefect), when
+    given, runs the extract stage: it returns a future, up to ``EXTRACT_IN_FLIGHT`` batches
+    are in flight while later ones are read, and their results are consumed in batch order. Every other stage stays on ``runner`` in
     this process (the load is a single writer).
 
     Raises ``PipelineFailed`` (with ``.summary``) when the run failed; the failure is
@@ -603,6 +636,7 @@ def _run_locked(settings, runner, fault, run_id, summary, started, vocabulary, s
         _fault_at(fault, "discover")
         paths = runner("discover", discover_stage, str(settings.inbox), settings.max_file_bytes)
         summary["documents_seen"] = len(paths)
+        listing = listing_fingerprint(settings.inbox, paths, salt=listing_salt(settings.max_file_bytes))
 
         def consume(batch_no: int, batch: list[str], parsed: ParsedBatch, extracted: ExtractedBatch) -> None:
             _fault_at(fault, "stage")
@@ -625,6 +659,7 @@ def _run_locked(settings, runner, fault, run_id, summary, started, vocabulary, s
                      batch_no, len(batch), extracted.documents.height, files_quarantined.height,
                      parsed.skipped)
 
+        warming = False
         in_flight: deque = deque()   # (batch_no, batch, parsed, future) when extraction is submitted
         bar = Progress(len(paths), -(-len(paths) // max(settings.batch_documents, 1)))
         for batch_no, batch in enumerate(_batches(paths, settings.batch_documents)):
@@ -633,6 +668,9 @@ def _run_locked(settings, runner, fault, run_id, summary, started, vocabulary, s
             parsed: ParsedBatch = runner("read", read_parse_stage, str(settings.inbox), batch,
                                          settings.max_file_bytes, known, batch_no=batch_no)
             summary["documents_skipped"] += parsed.skipped
+            if parsed.documents.height and not warming:
+                start_validation_warm_up()
+                warming = True
 
             _fault_at(fault, "extract")
             if submit is None:
@@ -655,6 +693,9 @@ def _run_locked(settings, runner, fault, run_id, summary, started, vocabulary, s
         validate_pending(final=True)
 
         summary["quarantine_reasons"] = dict(sorted(reasons.items()))
+        # the inbox as listed at discovery, for the CLI's up-to-date check; not when a file may
+        # read or extract differently next time
+        summary["inbox_listing"] = None if RETRYABLE_REASONS & reasons.keys() else listing
         summary["expectations_failed"] = sum(expectations.values())
         summary["expectations_failed_names"] = sorted(expectations)
         summary["status"] = "success"
@@ -760,7 +801,8 @@ def _record_failure(settings: Settings, summary: dict) -> None:
 # --------------------------------------------------------------------------- Prefect flow
 
 
-@flow(name="zonefacts-run", persist_result=False, log_prints=False)
+@flow(name="zonefacts-run", persist_result=False, log_prints=False,
+      task_runner=ThreadPoolTaskRunner(max_workers=EXTRACT_THREADS))
 def zonefacts_run(
     inbox: str,
     warehouse: str,
@@ -775,9 +817,10 @@ def zonefacts_run(
     ``run_pipeline`` with every stage as a Prefect task. Returns the run summary;
     raises ``PipelineFailed`` when the run failed.
 
-    ``task_runner="dask"``: the extract tasks are submitted (``task.submit``) to the flow's
-    task runner, which the caller sets with ``zonefacts_run.with_options(task_runner=
-    dask_task_runner(dask_address))``; the load stays a single writer in this process.
+    The extract tasks are submitted (``task.submit``) to the flow's task runner: a pool of
+    ``EXTRACT_THREADS`` threads by default; with ``task_runner="dask"`` the caller sets a Dask
+    one with ``zonefacts_run.with_options(task_runner=dask_task_runner(dask_address))``. Every
+    other stage runs in the flow's thread, and the load stays a single writer.
     ``dask_address`` is recorded with the run's parameters (the runner itself is not).
 
     Alert channels come from the settings edge at run time, not as parameters: their
@@ -790,7 +833,7 @@ def zonefacts_run(
         raise ValueError(f"unknown task runner {task_runner!r}; expected one of {', '.join(TASK_RUNNERS)}")
     return run_pipeline(settings, run_as_prefect_task, fault=fault,
                         flow_run_id=str(flow_run_id) if flow_run_id else None,
-                        submit=submit_as_prefect_task if task_runner == "dask" else None)
+                        submit=submit_as_prefect_task)
 
 
 TASK_RUNNERS = ("default", "dask")

@@ -248,3 +248,71 @@ def test_zonefacts_run_on_prefects_temporary_server_is_quiet(tmp_path):
     assert "seen 8, new 4, skipped 0, quarantined 4" in proc.stdout
     assert proc.stderr.strip() == ""
     assert table_counts(warehouse)["documents"] == len(GOOD_FILES)
+
+
+# --------------------------------------------------------------------------- the up-to-date check
+
+
+def _cli_run(inbox: Path, warehouse: Path, capsys, *extra: str) -> str:
+    code = cli.main(["run", "--inbox", str(inbox), "--warehouse", str(warehouse),
+                     "--max-file-bytes", str(MAX_FILE_BYTES), *extra])
+    assert code == cli.EXIT_OK
+    return capsys.readouterr().out
+
+
+def test_unchanged_inbox_is_up_to_date_without_a_flow_run(prefect_api_url, inbox, warehouse, capsys):
+    first = _cli_run(inbox, warehouse, capsys)
+    assert "seen 8, new 4, skipped 0, quarantined 4" in first
+    runs = table_counts(warehouse)["pipeline_runs"]
+
+    # the same listing (quarantined files included): answered from the warehouse, nothing recorded
+    again = _cli_run(inbox, warehouse, capsys)
+    assert again.startswith("zonefacts run: up to date, nothing to do")
+    assert "8 files, unchanged since run" in again
+    assert table_counts(warehouse)["pipeline_runs"] == runs
+
+    # a touched file is a change: the flow runs, reads it, finds it loaded already
+    st = (inbox / "2024-q3.md").stat()
+    os.utime(inbox / "2024-q3.md", ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    assert "seen 8, new 0, skipped 4, quarantined 4" in _cli_run(inbox, warehouse, capsys)
+    assert "up to date" in _cli_run(inbox, warehouse, capsys)
+
+    # so is a changed sidecar, a new file, and --rescan reads everything regardless
+    (inbox / "2024-q3.meta.json").write_text('{"title": "前三季度"}', encoding="utf-8")
+    assert "seen 8, new 0" in _cli_run(inbox, warehouse, capsys)
+    (inbox / "2025-q1.txt").write_text("2025年一季度，重庆高新区地区生产总值同比增长5.2%。\n", encoding="utf-8")
+    assert "seen 9, new 1" in _cli_run(inbox, warehouse, capsys)
+    assert "seen 9, new 0" in _cli_run(inbox, warehouse, capsys, "--rescan")
+    assert table_counts(warehouse)["pipeline_runs"] == runs + 4
+
+
+def test_a_run_that_could_not_read_a_file_is_never_up_to_date(prefect_api_url, inbox, warehouse, capsys):
+    """A file the run could not read may read next time: that run records no listing."""
+    from flows.pipeline import run_plain
+
+    flaky = inbox / "flaky.txt"
+    flaky.write_text("2024年，重庆高新区地区生产总值增长6.1%。", encoding="utf-8")
+    stat_before = flaky.stat()
+    content = flaky.read_bytes()
+
+    def vanishing_once(stage, fn, *args, **kwargs):
+        if stage == "read" and flaky.exists():
+            flaky.unlink()     # gone between discovery and reading
+        return run_plain(stage, fn, *args, **kwargs)
+
+    settings = Settings(warehouse=warehouse, inbox=inbox.resolve(), max_file_bytes=MAX_FILE_BYTES)
+    summary = run_pipeline(settings, vanishing_once)
+    assert summary["quarantine_reasons"]["unreadable"] == 1
+    assert summary["inbox_listing"] is None
+    flaky.write_bytes(content)   # back, with the size and mtime it was listed with
+    os.utime(flaky, ns=(stat_before.st_atime_ns, stat_before.st_mtime_ns))
+    assert "seen 9, new 1" in _cli_run(inbox, warehouse, capsys)
+    assert "up to date" in _cli_run(inbox, warehouse, capsys)
+
+
+def test_up_to_date_check_defers_to_the_flow_after_a_run_died_before_publishing(
+        prefect_api_url, cli_env, inbox, warehouse, capsys):
+    _cli_run(inbox, warehouse, capsys)
+    settings = Settings(warehouse=warehouse)
+    os.utime(settings.work_path)     # the working file is newer than the snapshot: a run died
+    assert "seen 8, new 0" in _cli_run(inbox, warehouse, capsys)

@@ -34,6 +34,15 @@ def units() -> pl.DataFrame:
     return pl.read_csv(VOCAB_DIR / "units.csv", comment_prefix="#", schema_overrides={"factor": pl.Float64})
 
 
+@lru_cache(maxsize=1)
+def unit_table() -> dict[str, tuple]:
+    """units.csv by surface unit: (kind, normalized unit, factor), for per-token lookups."""
+    table: dict[str, tuple] = {}
+    for unit, *rest in units().iter_rows():
+        table.setdefault(unit, tuple(rest))   # the first row of a unit wins, as in the csv
+    return table
+
+
 def _unit_alternation(kinds: set[str] | None = None) -> str:
     table = units()
     if kinds is not None:
@@ -138,8 +147,7 @@ def parse_token(token: str) -> dict:
         return {"value": None, "unit": None, "kind": None, "suffix_qualifier": None, "lost_digits": False}
     number = parse_numeral(match["num"])
     unit_word = match["unit"] or ""
-    row = units().filter(pl.col("unit") == unit_word)
-    kind, normalized, factor = (row.row(0)[1:] if row.height else (None, None, 1.0))
+    kind, normalized, factor = unit_table().get(unit_word, (None, None, 1.0))
     if unit_word == "" and match["scale"]:
         kind, normalized = "bare_scaled", None
     if number is not None:

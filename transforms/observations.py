@@ -61,11 +61,16 @@ def bind_indicators(tiles: pl.DataFrame, surface_to_code: dict[str, str], gap_fo
     for form in tiles.get_column("indicator_form").drop_nulls().unique().to_list():
         if form not in lookup:
             lookup[form] = next((c for p, c in gap_forms if re.search(p, form)), None)
-    code = pl.col("indicator_form").replace_strict(lookup, default=None, return_dtype=pl.String)
+    # intermediate columns are materialized once: an eager frame does not share subexpressions
+    tiles = tiles.with_columns(
+        pl.col("indicator_form").replace_strict(lookup, default=None, return_dtype=pl.String).alias("indicator_own"),
+        pl.col("lead").shift(-1).over(_KEY).fill_null("").alias("_trailing"),
+    )
+    code = pl.col("indicator_own")
     is_number = pl.col("tile_kind") == "number"
     names_nothing = pl.col("residue").str.len_chars() == 0
     # "10个方面", "52家企业": a count followed by a noun counts that noun, not the indicator before it
-    trailing = pl.col("lead").shift(-1).over(_KEY).fill_null("")
+    trailing = pl.col("_trailing")
     counts_what_follows = (pl.col("kind") == "count") & trailing.str.contains(r"^[\p{Han}]") \
         & ~trailing.str.contains(r"^(?:以上|左右|上下|以内|之多|同比|比上年|较上年|增长|下降|占|的)")
     own = (
@@ -80,14 +85,13 @@ def bind_indicators(tiles: pl.DataFrame, surface_to_code: dict[str, str], gap_fo
     return tiles.with_columns(
         # "50亿元级项目": a size class, not an amount
         (trailing.str.starts_with("级") | trailing.str.starts_with("量级")).alias("is_class_word"),
-        code.alias("indicator_own"),
         pl.when(is_number).then(carried.replace(BLOCKED, None)).alias("indicator"),
         # the tile whose core named the indicator: its clause starts the evidence
         # (the core is the lead less the cue actually split off, and its clause is the core's tail)
         pl.when(code.is_not_null()).then(pl.col("tile_start") + pl.col("core").str.len_chars()
                                          - pl.col("core_clause").str.len_chars())
         .forward_fill().over(_KEY).alias("evidence_start"),
-    )
+    ).drop("_trailing")
 
 
 def _split_items(head: str) -> list[str]:
@@ -170,12 +174,16 @@ def bind_periods(tiles: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
     tiles = tiles.with_columns(
         lookup_columns(pl.col("period_phrase"), table, PERIOD_FIELDS)
         + [pl.col("document_id").replace_strict(published, default=None, return_dtype=pl.Date).alias("published_at")])
-    next_lead = pl.col("lead").shift(-1).over(_KEY)
+    tiles = tiles.with_columns(
+        pl.col("lead").shift(-1).over(_KEY).alias("_next_lead"),
+        pl.col("lead").str.contains(r"(?:到|至|截至|截止|于|《|“|\")$").alias("_names_target"),
+    )
+    next_lead = pl.col("_next_lead")
     bare_year = (pl.col("tile_kind") == "period") & (pl.col("period_kind") == "bare_year")
     # A bare year opening a clause ("2024年，全区实现…", or right after the subject: 重庆高新区2024年GDP…)
     # dates the clause, and once that year is over at publication it is the whole year; 到2027年 and
     # 《2024年…》 name a target or a title, and elsewhere (2024年湖北省名单) a bare year dates nothing.
-    names_target = pl.col("lead").str.contains(r"(?:到|至|截至|截止|于|《|“|\")$")
+    names_target = pl.col("_names_target")
     opens_clause = ~names_target & next_lead.is_not_null() & (
         pl.col("lead").str.contains(r"(?:^|[,，;；:：。])$")
         | (pl.col("core_clause") == pl.col("entity_form")))
@@ -183,10 +191,14 @@ def bind_periods(tiles: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
     whole_year = bare_year & opens_clause & year_over & ~pl.col("year_lost").fill_null(False)
     is_period = (pl.col("tile_kind") == "period") & ~pl.col("period_kind").is_in(["date", "basis"]) & (
         (pl.col("period_kind") != "bare_year") | pl.col("is_title") | whole_year)
-    phrase = pl.when(is_period).then(pl.col("period_phrase"))
     year_token = (pl.col("tile_kind") == "number") & (pl.col("kind") == "date") & pl.col("token").str.contains(r"^20[0-9]{2}年$")
-    adverbial_year = year_token & (next_lead.str.contains(r"^[,，:：]") | next_lead.is_null())
-    year_of_context = bare_year & ~names_target & (next_lead.str.contains(r"^[,，:：]") | next_lead.is_null() | opens_clause)
+    tiles = tiles.with_columns(is_period.alias("_is_period"), opens_clause.alias("_opens_clause"),
+                               year_token.alias("_year_token"),
+                               (next_lead.str.contains(r"^[,，:：]") | next_lead.is_null()).alias("_before_comma"))
+    is_period, opens_clause, year_token = pl.col("_is_period"), pl.col("_opens_clause"), pl.col("_year_token")
+    phrase = pl.when(is_period).then(pl.col("period_phrase"))
+    adverbial_year = year_token & pl.col("_before_comma")
+    year_of_context = bare_year & ~names_target & (pl.col("_before_comma") | opens_clause)
     context_year = (
         pl.when(is_period & pl.col("explicit_year").is_not_null()).then(pl.col("explicit_year"))
         .when(year_of_context).then(pl.col("explicit_year"))
@@ -202,7 +214,8 @@ def bind_periods(tiles: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
     title_period = pl.when(pl.col("is_title")).then(pl.col("para_period")).drop_nulls().first().over("document_id")
     tiles = tiles.with_columns(
         pl.coalesce("para_period", title_period).alias("bound_period")
-    ).drop(*PERIOD_FIELDS)
+    ).drop(*PERIOD_FIELDS, "_next_lead", "_names_target", "_is_period", "_opens_clause", "_year_token",
+           "_before_comma")
     tiles = tiles.with_columns(lookup_columns(pl.col("bound_period"), table, PERIOD_FIELDS))
     year = resolve_year(pl.col("explicit_year"), pl.col("context_year"), pl.col("relative_year"),
                         pl.col("end_month"), pl.col("published_at"), pl.col("year_lost").fill_null(False))
@@ -295,7 +308,11 @@ def assign_measures(tiles: pl.DataFrame) -> pl.DataFrame:
         .when(kind == "multiple_special").then(pl.lit("yoy_pct"))
         .when(kind.is_in(["money", "count", "bare_scaled"]) & ~has_yoy & pl.col("diff").is_null()).then(pl.lit("level"))
     )
-    measure = pl.when(in_plan & base.is_in(["level", "yoy_pct"])).then(pl.lit("target")).otherwise(base)
+    tiles = tiles.with_columns(base.alias("_base"), in_plan.alias("in_plan"))
+    base, in_plan = pl.col("_base"), pl.col("in_plan")
+    tiles = tiles.with_columns(
+        pl.when(in_plan & base.is_in(["level", "yoy_pct"])).then(pl.lit("target")).otherwise(base).alias("measure"))
+    measure = pl.col("measure")
     sign = pl.when((measure == "yoy_pct") & down | (measure == "diff_pp") & diff_down).then(-1.0).otherwise(1.0)
     unit = (
         pl.when(base.is_in(["yoy_pct", "share_pct", "yoy_pct_2y_avg"])).then(pl.lit("percent"))
@@ -317,9 +334,9 @@ def assign_measures(tiles: pl.DataFrame) -> pl.DataFrame:
         .when(measure == "rank").then(pl.col("benchmark_rank"))
     )
     return tiles.with_columns(
-        measure.alias("measure"), (pl.col("value") * sign).alias("value"), unit.alias("unit"),
-        qualifier.alias("qualifier"), benchmark.alias("benchmark"), in_plan.alias("in_plan"),
-    )
+        (pl.col("value") * sign).alias("value"), unit.alias("unit"),
+        qualifier.alias("qualifier"), benchmark.alias("benchmark"),
+    ).drop("_base")
 
 
 _NUMBER = r"[0-9]+(?:\.[0-9]+)?"

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from typing import Any
+
 import duckdb
 
 from warehouse.migrate import migrate
@@ -167,6 +169,14 @@ def unvalidated_loads(con: duckdb.DuckDBPyConnection) -> int:
         "SELECT count(*) FROM pipeline_runs p WHERE p.status = 'success' "
         "AND (coalesce(p.documents_new, 0) > 0 OR coalesce(p.observations_loaded, 0) > 0) "
         "AND NOT EXISTS (SELECT 1 FROM dq_runs d WHERE d.run_id = p.run_id)").fetchone()[0]
+
+
+def last_inbox_listing(con: duckdb.DuckDBPyConnection, inbox: str) -> tuple[str | None, str, Any] | None:
+    """(inbox listing fingerprint, run_id, finished_at) of the latest successful run over ``inbox``;
+    the fingerprint is null when that run met a file it may read next time (see the pipeline)."""
+    return con.execute(
+        "SELECT json_extract_string(summary, '$.inbox_listing'), run_id, finished_at FROM pipeline_runs "
+        "WHERE status = 'success' AND inbox = ? ORDER BY finished_at DESC LIMIT 1", [inbox]).fetchone()
 
 
 def _parquet(staging: Path, name: str) -> str | None:
