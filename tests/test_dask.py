@@ -54,6 +54,26 @@ def test_dask_local_cluster_loads_the_same_rows_as_the_default_runner(prefect_ap
     assert got == expected
 
 
+def test_extraction_threads_load_the_same_rows_as_a_sequential_run(tmp_path):
+    """The default runner extracts batches on a thread pool; the warehouse is what one thread loads."""
+    from flows.pipeline import run_pipeline, run_plain, thread_submitter
+    from flows.settings import Settings
+
+    inbox = _inbox(tmp_path)
+
+    def settings(name: str) -> Settings:
+        return Settings(warehouse=tmp_path / name, inbox=inbox, batch_documents=1)
+
+    sequential = run_pipeline(settings("sequential.duckdb"), run_plain)
+    with thread_submitter(3) as submit:
+        threaded = run_pipeline(settings("threaded.duckdb"), run_plain, submit=submit)
+    assert threaded["batches"] == sequential["batches"] >= 7
+    for key in ("documents_new", "documents_skipped", "documents_quarantined", "observations_loaded"):
+        assert threaded[key] == sequential[key], key
+    expected = _rows(tmp_path / "sequential.duckdb")
+    assert expected["observations"] and _rows(tmp_path / "threaded.duckdb") == expected
+
+
 def test_unknown_task_runner_is_refused(prefect_api_url, tmp_path):
     from flows.pipeline import TASK_RUNNERS
 

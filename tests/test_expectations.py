@@ -299,6 +299,20 @@ def test_warehouse_diff_pp_against_benchmark_growth(warehouse_results):
     assert "全市增长5%" in diff.sample[0]["related_evidence"]
 
 
+def test_warehouse_facts_read_in_parts_give_the_same_results(warehouse_file, warehouse_results, monkeypatch):
+    """Parts bound the suite's memory; facts that can conflict always share a part."""
+    monkeypatch.setattr(suites, "FACTS_PER_PART", 2)
+    con = duckdb.connect(str(warehouse_file), read_only=True)
+    try:
+        in_parts = suites.validate_warehouse(con)
+    finally:
+        con.close()
+    summary = [(r.expectation, r.success, r.unexpected_count, r.fingerprint) for r in warehouse_results]
+    assert [(r.expectation, r.success, r.unexpected_count, r.fingerprint) for r in in_parts] == summary
+    conflict = _result(in_parts, "observations_agree_across_documents")
+    assert {s["document"] for s in conflict.sample} == {"a", "b"}
+
+
 def test_warehouse_unresolved_foreign_key_is_an_error(warehouse_results):
     fk = _result(warehouse_results, "fk_entity_resolves")
     assert fk.severity == ERROR and not fk.success and fk.unexpected_count == 1
