@@ -323,7 +323,7 @@ def quality_stage(work: str, warehouse: str, run_id: str, batch_results: list, d
     }
 
 
-VALIDATE_EVERY_OBSERVATIONS = 200_000
+VALIDATE_EVERY_OBSERVATIONS = 150_000
 
 
 def quarantine_of(parsed: "ParsedBatch", extracted: "ExtractedBatch") -> pl.DataFrame:
@@ -482,7 +482,7 @@ def submit_as_prefect_task(stage: str, fn: Callable, *args, **kwargs):
 
 
 # How many extract batches may be submitted before the oldest result is consumed.
-EXTRACT_IN_FLIGHT = 4
+EXTRACT_IN_FLIGHT = 3
 
 # Extraction threads of the default task runner. Polars releases the GIL inside its kernels,
 # so two batches extract side by side (1.4× on 2 cores); more threads only contend for the GIL.

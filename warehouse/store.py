@@ -111,6 +111,10 @@ def _corrupt(path: Path, exc: Exception | str) -> WarehouseError:
     )
 
 
+# DuckDB's memory on the working file (load, warehouse suite); it spills to disk beyond it
+WORK_MEMORY_LIMIT = "768MB"
+
+
 def open_work(warehouse: Path, work: Path) -> duckdb.DuckDBPyConnection:
     """Open the working file for one run, seeding it from the published snapshot if absent."""
     warehouse.parent.mkdir(parents=True, exist_ok=True)
@@ -122,6 +126,9 @@ def open_work(warehouse: Path, work: Path) -> duckdb.DuckDBPyConnection:
         os.replace(tmp, work)
     con = _connect(work, read_only=False)
     try:
+        # by default DuckDB takes up to 80% of RAM; with a limit a run's memory does not grow
+        # with the backlog (joins and aggregates spill to <work>.tmp)
+        con.execute(f"SET memory_limit = '{WORK_MEMORY_LIMIT}'")
         migrate(con)
     except duckdb.Error as exc:
         con.close()
