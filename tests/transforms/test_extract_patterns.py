@@ -342,6 +342,11 @@ def test_sector_growth_without_the_word_value_added_and_sector_investment_apart(
     ("上半年，成都高新区GDP增长3-5%。", {"indicator": "gdp", "measure": "yoy_pct", "value": 3.0, "qualifier": "at_least"}),
     ("上半年，成都高新区规模工业增加值同比增长8.3%。",
      {"indicator": "industrial_value_added_above_scale", "measure": "yoy_pct", "value": 8.3}),
+    ("1至10月，成都高新区实现规模工业总产值2866亿元。",
+     {"indicator": "industrial_output_above_scale", "measure": "level", "value": 2.866e11}),
+    # the verb after an industry's name is not part of the segment
+    ("上半年，成都高新区电子信息产业实现产值1865亿元。",
+     {"indicator": "industry_output", "segment": "电子信息产业", "measure": "level", "value": 1.865e11}),
     # above-quota retail is a part of retail sales, not the whole
     ("上半年，成都高新区限额以上社会消费品零售额同比增长4.9%。",
      {"indicator": "retail_sales_above_quota", "measure": "yoy_pct", "value": 4.9}),
