@@ -67,6 +67,7 @@ def token_pattern() -> str:
         f"|百分之[{_CN}点]+"
         # a rank ends the clause (全市第一。) or says 位/名; 第一产业 and 第七届 are not ranks
         f"|第(?:[0-9]+|[一二三四五六七八九十]+)(?:位|名|[,，。;；、!！?？)）]|$)"
+        r"|首位|榜首"
         r"|20[0-9]{2}年[0-9]{1,2}月[0-9]{1,2}日"
         # a growth rate may be written signed (同比增长-2.1%); a range (3-5%) is matched whole below
         f"|-{ARABIC}%"
@@ -131,6 +132,8 @@ def parse_token(token: str) -> dict:
         if value is not None and frac:
             value += float("0." + "".join(str(CHINESE_DIGITS.get(c, 0)) for c in frac))
         return {"value": value, "unit": "percent", "kind": "percent", "suffix_qualifier": None, "lost_digits": False}
+    if token in ("首位", "榜首"):   # 居全市首位, 位列全省榜首: first
+        return {"value": 1.0, "unit": "rank", "kind": "rank", "suffix_qualifier": None, "lost_digits": False}
     if token.startswith("第"):
         body = token[1:].rstrip("位名,，。;；、!！?？)）")
         return {"value": parse_numeral(body), "unit": "rank", "kind": "rank", "suffix_qualifier": None,

@@ -344,6 +344,10 @@ def test_sector_growth_without_the_word_value_added_and_sector_investment_apart(
      {"indicator": "industrial_value_added_above_scale", "measure": "yoy_pct", "value": 8.3}),
     ("1至10月，成都高新区实现规模工业总产值2866亿元。",
      {"indicator": "industrial_output_above_scale", "measure": "level", "value": 2.866e11}),
+    ("上半年，成都高新区地区生产总值同比增长7.6%，居全市首位。",
+     {"indicator": "gdp", "measure": "rank", "value": 1.0, "benchmark": "成都市"}),
+    ("2024年，郑州航空港区外贸进出口总值4021.2亿元，位列全省榜首。",
+     {"entity": "郑州航空港区", "indicator": "foreign_trade", "measure": "rank", "value": 1.0}),
     # the verb after an industry's name is not part of the segment
     ("上半年，成都高新区电子信息产业实现产值1865亿元。",
      {"indicator": "industry_output", "segment": "电子信息产业", "measure": "level", "value": 1.865e11}),
@@ -353,6 +357,11 @@ def test_sector_growth_without_the_word_value_added_and_sector_investment_apart(
 ])
 def test_signed_rates_ranges_and_regional_names_of_indicators(text, expected) -> None:
     assert_contains(observations(text), [expected])
+
+
+def test_first_place_without_a_rank_verb_is_not_a_rank() -> None:
+    found = observations("上半年，我们始终把创新摆在首位，成都高新区GDP增长6%。")
+    assert [o["measure"] for o in found] == ["yoy_pct"]
 
 
 def test_enterprise_with_parent_region() -> None:
