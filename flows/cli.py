@@ -142,7 +142,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             return EXIT_OK
 
     _quiet_prefect()
-    from flows.pipeline import Fault, PipelineFailed, RunLocked, run_lock, zonefacts_run
+    from flows.pipeline import Fault, PipelineFailed, RunLocked, run_lock, start_validation_warm_up, zonefacts_run
     from warehouse.store import WarehouseError
 
     try:
@@ -158,6 +158,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         except RunLocked as exc:
             _err(f"zonefacts: {exc}")
             return EXIT_TEMPFAIL
+    if not os.environ.get("PREFECT_API_URL"):
+        # Prefect's temporary server takes ~20 s to start: import GX meanwhile, on an idle core
+        start_validation_warm_up()
     try:
         flow_fn = zonefacts_run
         if args.dask_address:  # an address means Dask
