@@ -85,8 +85,8 @@ def _up_to_date(settings) -> str | None:
     """The report of a run with nothing to do, or None when the flow must run.
 
     Nothing to do: the inbox lists exactly the files (paths, sizes, mtimes, sidecars) of the
-    latest successful run over it, that run read and extracted every one of them, its data
-    passed the warehouse suite, and no later run died before publishing. Checked before
+    latest successful run over it, that run read and extracted every one of them, every load
+    has had its warehouse suite, and no later run died before publishing. Checked before
     Prefect is imported (~4 s): an unchanged inbox answers in about a second."""
     warehouse, work = settings.warehouse, settings.work_path
     if not warehouse.exists():

@@ -507,8 +507,9 @@ def _warm_up_validation() -> None:
 
 
 def start_validation_warm_up() -> None:
-    """Import GX (~6 s) and build its suites in a thread while the first batches are extracted.
-    Started once a batch has new documents, so a run with nothing new never pays for it."""
+    """Import GX (~5 s) and build its suites in a thread, while the first batches are extracted
+    (the run starts it once a batch has new documents, so a run with nothing new never pays for
+    it) or while Prefect's temporary server starts (the CLI). A second call waits for the first."""
     threading.Thread(target=_warm_up_validation, name="gx-warm-up", daemon=True).start()
 
 
@@ -575,8 +576,8 @@ def run_pipeline(
 
     ``submit`` (``submit_as_prefect_task``, or ``thread_submitter()`` without Prefect), when
     given, runs the extract stage: it returns a future, up to ``EXTRACT_IN_FLIGHT`` batches
-    are in flight while later ones are read, and their results are consumed in batch order. Every other stage stays on ``runner`` in
-    this process (the load is a single writer).
+    are in flight while later ones are read, and their results are consumed in batch order.
+    Every other stage stays on ``runner`` in this process (the load is a single writer).
 
     Raises ``PipelineFailed`` (with ``.summary``) when the run failed; the failure is
     recorded in ``pipeline_runs`` and the published snapshot keeps its data.
