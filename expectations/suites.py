@@ -693,6 +693,7 @@ def _facts_sql(parts: int, part: int) -> str:
     in_part = f"hash(f.entity_id, f.period_id, f.indicator_id) % {parts} = {part}" if parts > 1 else "true"
     return _FACTS_SQL.replace("{in_part}", in_part)
 
+
 _DOCUMENTS_SQL = """
 WITH docs AS (SELECT document_id, path, stem, sha256, md5(raw_text) AS text_md5, left(raw_text, 60) AS head
               FROM documents)
@@ -772,22 +773,22 @@ yoy_values AS (
     FROM yoy GROUP BY entity_id, period_id, indicator, segment, value
 ),
 diffs AS (SELECT * FROM obs WHERE measure = 'diff_pp' AND benchmark_entity_id IS NOT NULL),
-growth AS (  -- side 'zone': the diff's own entity's yoy; side 'benchmark': its benchmark's
-    SELECT d.observation_id AS diff_id, 'zone' AS side, y.value, y.document, y.evidence, true AS same_document
-    FROM diffs d JOIN yoy y ON y.document_id = d.document_id AND y.entity_id = d.entity_id
-        AND y.period_id = d.period_id AND y.indicator = d.indicator AND y.segment IS NOT DISTINCT FROM d.segment
+sides AS (  -- each diff_pp needs two growth rates: its own entity's ('zone') and its benchmark's
+    SELECT observation_id AS diff_id, 'zone' AS side, entity_id AS subject_id, document_id, period_id,
+           indicator, segment
+    FROM diffs
     UNION ALL
-    SELECT d.observation_id, 'zone', y.value, y.document, y.evidence, false
-    FROM diffs d JOIN yoy_values y ON y.entity_id = d.entity_id
-        AND y.period_id = d.period_id AND y.indicator = d.indicator AND y.segment IS NOT DISTINCT FROM d.segment
+    SELECT observation_id, 'benchmark', benchmark_entity_id, document_id, period_id, indicator, segment
+    FROM diffs
+),
+growth AS (
+    SELECT s.diff_id, s.side, y.value, y.document, y.evidence, true AS same_document
+    FROM sides s JOIN yoy y ON y.document_id = s.document_id AND y.entity_id = s.subject_id
+        AND y.period_id = s.period_id AND y.indicator = s.indicator AND y.segment IS NOT DISTINCT FROM s.segment
     UNION ALL
-    SELECT d.observation_id, 'benchmark', y.value, y.document, y.evidence, true
-    FROM diffs d JOIN yoy y ON y.document_id = d.document_id AND y.entity_id = d.benchmark_entity_id
-        AND y.period_id = d.period_id AND y.indicator = d.indicator AND y.segment IS NOT DISTINCT FROM d.segment
-    UNION ALL
-    SELECT d.observation_id, 'benchmark', y.value, y.document, y.evidence, false
-    FROM diffs d JOIN yoy_values y ON y.entity_id = d.benchmark_entity_id
-        AND y.period_id = d.period_id AND y.indicator = d.indicator AND y.segment IS NOT DISTINCT FROM d.segment
+    SELECT s.diff_id, s.side, y.value, y.document, y.evidence, false
+    FROM sides s JOIN yoy_values y ON y.entity_id = s.subject_id
+        AND y.period_id = s.period_id AND y.indicator = s.indicator AND y.segment IS NOT DISTINCT FROM s.segment
 ),
 diff AS (
     SELECT 'diff_pp' AS "check", dp.observation_id, dp.document, dp.evidence,
