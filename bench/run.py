@@ -6,8 +6,9 @@
     (c) the naive baseline (bench/naive.py): Python regex loop, row-by-row INSERTs
     (d) the floor (bench/floor.py): read the files, one Polars regex pass
     plus a no-op re-run of (a) on the unchanged inbox (the CLI's up-to-date check answers it),
-    a re-run with --rescan (the flow reads every file again and loads nothing), tier-1 precision/recall of (a)'s
-    warehouse against the generated truth, and with BENCH_LARGE=1 the peak RSS of (b) at 100k.
+    a re-run with --rescan (the flow reads every file again and loads nothing), tier-1
+    precision/recall of (a)'s warehouse against the generated truth, and with BENCH_LARGE=1
+    the peak RSS of (b) at 100k.
 
 Times are wall-clock of the whole child process (interpreter start and imports
 included); peak RSS is the child's ru_maxrss (os.wait4).

@@ -311,7 +311,7 @@ def test_a_run_that_could_not_read_a_file_is_never_up_to_date(prefect_api_url, i
 
 
 def test_up_to_date_check_defers_to_the_flow_after_a_run_died_before_publishing(
-        prefect_api_url, cli_env, inbox, warehouse, capsys):
+        prefect_api_url, inbox, warehouse, capsys):
     _cli_run(inbox, warehouse, capsys)
     settings = Settings(warehouse=warehouse)
     os.utime(settings.work_path)     # the working file is newer than the snapshot: a run died
