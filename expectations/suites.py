@@ -66,11 +66,19 @@ class ExpectationError(RuntimeError):
 
 @dataclass(frozen=True)
 class Check:
-    """One stable name: a severity, a human description and the GX expectations behind it."""
+    """One stable name: a severity, a human description and the GX expectations behind it.
+
+    Checks of one family (the range rows of a measure) share one GX expectation instead of one
+    each: GX's cost is mostly per expectation, not per row. Such a check names the shared one
+    (``shared``, reported=False) and reads its failing rows where column ``subset[0]`` equals
+    ``subset[1]``."""
     name: str
     severity: str
     description: str
-    expectations: tuple[Any, ...]
+    expectations: tuple[Any, ...] = ()
+    shared: str | None = None
+    subset: tuple[str, str] | None = None
+    reported: bool = True
 
 
 @dataclass
@@ -129,13 +137,18 @@ def _between(column: str, lo: float | None, hi: float | None, **kw):
     return gxe.ExpectColumnValuesToBeBetween(column=column, min_value=lo, max_value=hi, **kw)
 
 
-def range_column(measure: str, key: str) -> str:
-    """Column of the observations frame holding the values one range row applies to (else null).
+def outside_column(measure: str) -> str:
+    """Column of the observations frame: how far a value of ``measure`` lies outside its own range
+    row (0 inside; value − max above, value − min below; null for other measures).
 
-    Scoping by column rather than by GX ``row_condition`` keeps validation fast: GX
-    re-filters the frame with ``DataFrame.query`` for every metric of a conditioned
-    expectation."""
-    return f"{measure}__{'any' if key == '*' else key}"
+    Each row carries its own bounds, so one GX expectation checks every range row of a measure;
+    scoping by column rather than by GX ``row_condition`` keeps validation fast: GX re-filters
+    the frame with ``DataFrame.query`` for every metric of a conditioned expectation."""
+    return f"{measure}__outside"
+
+
+def _outside(value: pl.Expr, lo: pl.Expr, hi: pl.Expr) -> pl.Expr:
+    return pl.when(value > hi).then(value - hi).when(value < lo).then(value - lo).otherwise(pl.lit(0.0))
 
 
 def _observation_checks() -> list[Check]:
@@ -159,13 +172,18 @@ def _observation_checks() -> list[Check]:
         )),
     ]
     for measure in RANGE_MEASURES:
-        rows = ranges.filter(pl.col("measure") == measure)
-        for r in rows.iter_rows(named=True):
+        family = f"{measure}_ranges"
+        checks.append(Check(
+            family, RANGE_SEVERITY[measure],
+            f"{measure} within the plausible range of its indicator / category (expectations/ranges.csv): "
+            f"{outside_column(measure)} is how far outside it the value lies",
+            (_between(outside_column(measure), 0, 0),), reported=False))
+        for r in ranges.filter(pl.col("measure") == measure).iter_rows(named=True):
             where = "any indicator" if r["scope"] == "any" else f"{r['scope']} {r['key']}"
             checks.append(Check(
                 range_name(measure, r["key"]), RANGE_SEVERITY[measure],
                 f"{measure} of {where} within [{r['min']:g}, {r['max']:g}] (expectations/ranges.csv)",
-                (_between(range_column(measure, r["key"]), r["min"], r["max"]),),
+                shared=family, subset=("range_check", range_name(measure, r["key"])),
             ))
         if measure == "share_pct":
             checks.append(Check("money_level_positive", ERROR, "money levels and targets are > 0", (
@@ -184,15 +202,11 @@ def _observation_checks() -> list[Check]:
                   gxe.ExpectColumnValuesToBeInSet(column="unit_of_diff_pp", value_set=["pp"]),
               )),
     ]
-    implied = ranges.filter(pl.col("measure") == IMPLIED_BENCHMARK)
     checks.append(Check(
         IMPLIED_BENCHMARK_CHECK, WARNING,
         "the benchmark growth a diff_pp implies (yoy_pct of the same statement minus diff_pp) is plausible for a "
         "city / province (implied_benchmark_yoy_pct rows of expectations/ranges.csv)",
-        tuple(_between(range_column(IMPLIED_BENCHMARK, r["key"]), r["min"], r["max"], meta={"range": r["key"]},
-                       description=f"implied benchmark growth for {'any indicator' if r['key'] == '*' else r['key']} "
-                                   f"within [{r['min']:g}, {r['max']:g}]")
-              for r in implied.iter_rows(named=True)),
+        (_between(outside_column(IMPLIED_BENCHMARK), 0, 0),),
     ))
     return checks
 
@@ -293,7 +307,7 @@ def catalog() -> list[dict[str, str]]:
     for gx_name in _BUILDERS:
         label = WAREHOUSE if gx_name.startswith("warehouse") else gx_name
         out += [{"suite": label, "expectation": c.name, "severity": c.severity, "description": c.description}
-                for c in _suite(gx_name)[1]]
+                for c in _suite(gx_name)[1] if c.reported]
     return out
 
 
@@ -334,26 +348,73 @@ def _trim_gx(result_dict: dict) -> dict:
     return d
 
 
-def _to_pandas(frame: pl.DataFrame):
-    scalar = [c for c, t in frame.schema.items() if not isinstance(t, (pl.List, pl.Array, pl.Struct, pl.Binary))]
-    return frame.select(scalar).to_pandas()
+_COLUMN_KWARGS = ("column", "column_A", "column_B")
+
+
+def _checked_columns(checks: Sequence[Check]) -> list[str]:
+    """The columns a suite's expectations read, in order."""
+    seen: dict[str, None] = {}
+    for check in checks:
+        for expectation in check.expectations:
+            for kwarg in _COLUMN_KWARGS:
+                column = getattr(expectation, kwarg, None)
+                if isinstance(column, str):
+                    seen[column] = None
+    return list(seen)
+
+
+def _to_gx_frame(frame: pl.DataFrame, columns: Sequence[str]):
+    """The pandas frame GX validates: only the checked columns, indexed by row_id.
+
+    With an (unnamed) row_id index and no ``unexpected_index_column_names``, GX returns the
+    failing rows as one list of index values; naming index columns makes it look each failing
+    row's columns up one at a time (seconds for thousands of failures). Strings go over as
+    categoricals: GX hashes and filters the whole frame for every expectation, and codes are
+    cheap to hash and take."""
+    data = frame.select([pl.col(c).cast(pl.Categorical) if frame.schema[c] == pl.String else pl.col(c)
+                         for c in columns]).to_pandas()
+    data.index = frame.get_column("row_id").to_numpy()
+    return data
+
+
+def _index_rows(frame: pl.DataFrame, row_ids: list, index_columns: Sequence[str]) -> dict[int, dict]:
+    wanted = sorted({int(i) for i in row_ids})
+    if not wanted:
+        return {}
+    rows = frame.filter(pl.col("row_id").is_in(wanted)).select(list(dict.fromkeys(["row_id", *index_columns])))
+    return {row["row_id"]: _plain(row) for row in rows.iter_rows(named=True)}
+
+
+def _for_data_docs(result: dict, frame: pl.DataFrame, index_columns: Sequence[str]) -> dict:
+    """A trimmed GX result whose failing-row lists name each row by ``index_columns`` (evidence,
+    document, ...) rather than by its bare row_id, as Data Docs show them."""
+    res = result.get("result") or {}
+    lists = [k for k in ("unexpected_index_list", "partial_unexpected_index_list") if isinstance(res.get(k), list)]
+    kwargs = (result.get("expectation_config") or {}).get("kwargs") or {}
+    checked = [kwargs[k] for k in _COLUMN_KWARGS if isinstance(kwargs.get(k), str) and kwargs[k] in frame.columns]
+    named = _index_rows(frame, [i for k in lists for i in res[k]], [*checked, *index_columns])
+    for key in lists:
+        res[key] = [named.get(i, {"row_id": i}) for i in res[key]]
+    if lists:
+        res["unexpected_index_column_names"] = list(dict.fromkeys(["row_id", *index_columns]))
+    return result
 
 
 SampleFn = Callable[[str, pl.DataFrame], list[dict]]
 
 
 def _evaluate(gx_name: str, label: str, frame: pl.DataFrame, index_columns: Sequence[str],
-              sample_fn: SampleFn, parameters: dict | None = None, gx_columns: Sequence[str] | None = None,
+              sample_fn: SampleFn, parameters: dict | None = None,
               ) -> tuple[list[ExpectationResult], dict[str, set[int]]]:
     """Validate ``frame`` (columns row_id, key, ...) with a suite; per stable name: a result and its rows.
-    ``gx_columns`` limits what is handed to GX (the samples still see the whole frame)."""
+    GX sees only the columns its expectations check; the samples and Data Docs see the whole frame
+    (``index_columns`` name a failing row in Data Docs)."""
     suite, checks = _suite(gx_name)
     _, batch_definition = _gx()
-    result_format = {"result_format": "COMPLETE", "unexpected_index_column_names": list(index_columns)}
-    data = _to_pandas(frame.select(list(gx_columns)) if gx_columns else frame)
+    data = _to_gx_frame(frame, _checked_columns(checks))
     with _LOCK:
         validation = batch_definition.get_batch(batch_parameters={"dataframe": data}).validate(
-            suite, result_format=result_format, expectation_parameters=parameters or {})
+            suite, result_format={"result_format": "COMPLETE"}, expectation_parameters=parameters or {})
     by_name: dict[str, list] = {}
     for r in validation.results:
         info = r.exception_info or {}
@@ -361,24 +422,37 @@ def _evaluate(gx_name: str, label: str, frame: pl.DataFrame, index_columns: Sequ
             raise ExpectationError(f"{gx_name}/{r.expectation_config.meta.get('name')} could not be evaluated: "
                                    f"{info.get('exception_message')}")
         by_name.setdefault(r.expectation_config.meta["name"], []).append(r)
-    keys = dict(zip(frame.get_column("row_id").to_list(), frame.get_column("key").to_list()))
+    failing_rows = {name: {int(i) for r in gx_results for i in (r.result.get("unexpected_index_list") or [])}
+                    for name, gx_results in by_name.items()}
+    failing_ids = sorted(set().union(*failing_rows.values())) if failing_rows else []
+    failing_frame = frame.filter(pl.col("row_id").is_in(failing_ids)) if failing_ids else frame.clear()
     results: list[ExpectationResult] = []
     failing: dict[str, set[int]] = {}
+    shown: set[str] = set()
     for check in checks:
-        gx_results = by_name.get(check.name, [])
-        rows: set[int] = set()
-        for r in gx_results:
-            for item in r.result.get("unexpected_index_list") or []:
-                rows.add(int(item["row_id"]))
-        success = all(r.success for r in gx_results)
-        failed_keys = tuple(sorted({str(keys[i]) for i in rows}))
-        sample = sample_fn(check.name, frame.filter(pl.col("row_id").is_in(sorted(rows)))) if rows else []
+        if not check.reported:
+            continue
+        source = check.shared or check.name
+        gx_results = by_name.get(source, [])
+        rows = failing_rows.get(source, set())
+        if check.subset:
+            column, value = check.subset
+            rows = set(failing_frame.filter(pl.col("row_id").is_in(sorted(rows)) & (pl.col(column) == value))
+                       .get_column("row_id").to_list()) if rows else set()
+        success = not rows if check.shared else all(r.success for r in gx_results)
+        mine = failing_frame.filter(pl.col("row_id").is_in(sorted(rows))) if rows else failing_frame.clear()
+        failed_keys = tuple(sorted({str(k) for k in mine.get_column("key").to_list()}))
+        # a GX result shared by a family goes to Data Docs once, with the family's first check
+        documented = () if source in shown else tuple(
+            _for_data_docs(_trim_gx(r.to_json_dict()), frame, index_columns) for r in gx_results)
+        shown.add(source)
         results.append(ExpectationResult(
             suite=label, expectation=check.name, severity=check.severity, success=success,
-            unexpected_count=len(rows) if rows else sum(int(r.result.get("unexpected_count") or 0)
-                                                        for r in gx_results),
-            sample=sample, fingerprint=fingerprint(label, check.name, failed_keys), description=check.description,
-            keys=failed_keys, gx_results=tuple(_trim_gx(r.to_json_dict()) for r in gx_results),
+            unexpected_count=len(rows) if rows or check.shared else sum(int(r.result.get("unexpected_count") or 0)
+                                                                        for r in gx_results),
+            sample=sample_fn(check.name, mine) if rows else [],
+            fingerprint=fingerprint(label, check.name, failed_keys), description=check.description,
+            keys=failed_keys, gx_results=documented,
         ))
         failing[check.name] = rows
     return results, failing
@@ -461,11 +535,15 @@ def prepare_observations(observations: pl.DataFrame, vocabulary) -> pl.DataFrame
         pl.when(pl.col("implied_benchmark_yoy_pct").is_not_null()).then(pl.col(c)).alias(c)
         for c in ("benchmark_range_id", "benchmark_range_min", "benchmark_range_max"))
     level = pl.col("measure").is_in(list(LEVEL_MEASURES))
-    scoped = [pl.when(pl.col("range_id") == r["range_id"]).then(pl.col("value")).alias(range_column(r["measure"], r["key"]))
-              for r in ranges.filter(pl.col("measure") != IMPLIED_BENCHMARK).iter_rows(named=True)]
-    scoped += [pl.when(pl.col("benchmark_range_id") == r["range_id"]).then(pl.col("implied_benchmark_yoy_pct"))
-               .alias(range_column(IMPLIED_BENCHMARK, r["key"]))
-               for r in ranges.filter(pl.col("measure") == IMPLIED_BENCHMARK).iter_rows(named=True)]
+    check_of_range = {r["range_id"]: range_name(r["measure"], r["key"]) for r in ranges.iter_rows(named=True)}
+    scoped = [pl.col("range_id").replace_strict(check_of_range, default=None, return_dtype=pl.String)
+              .alias("range_check")]
+    scoped += [pl.when((pl.col("measure") == measure) & pl.col("range_id").is_not_null())
+              .then(_outside(pl.col("value"), pl.col("range_min"), pl.col("range_max"))).alias(outside_column(measure))
+              for measure in RANGE_MEASURES]
+    scoped.append(pl.when(pl.col("benchmark_range_id").is_not_null())
+                  .then(_outside(pl.col("implied_benchmark_yoy_pct"), pl.col("benchmark_range_min"),
+                                 pl.col("benchmark_range_max"))).alias(outside_column(IMPLIED_BENCHMARK)))
     scoped += [
         pl.when(level & pl.col("unit").is_in(list(MONEY_UNITS))).then(pl.col("value")).alias("money_level"),
         pl.when(level & (pl.col("unit_kind") == "money")
@@ -496,15 +574,13 @@ def validate_observations(observations: pl.DataFrame, vocabulary, entities: pl.D
         names |= set(vocab_entities.get_column("name").drop_nulls().to_list())
     if entities is not None and "name" in entities.columns:
         names |= set(entities.get_column("name").drop_nulls().to_list())
-    gx_columns = ["row_id", "key", "document_id", "evidence", "indicator", "entity", "year", "start_month",
-                  "end_month", *(c for c in frame.columns if "__" in c or c.startswith(("unit_of_", "money_level")))]
     results, failing = _evaluate(
-        "observations", OBSERVATIONS, frame, ["row_id", "document_id", "evidence"], _observation_sample,
-        {"indicator_codes": sorted(codes), "entity_names": sorted(names)}, gx_columns=gx_columns)
+        "observations", OBSERVATIONS, frame, ["document_id", "range_check", "evidence"], _observation_sample,
+        {"indicator_codes": sorted(codes), "entity_names": sorted(names)})
     _, checks = _suite("observations")
     errors: dict[int, list[str]] = {}
     warnings: dict[int, list[str]] = {}
-    for check in checks:
+    for check in (c for c in checks if c.reported):
         target = errors if check.severity == ERROR else warnings
         for row_id in failing.get(check.name, ()):
             target.setdefault(row_id, []).append(check.name)
@@ -618,7 +694,7 @@ def validate_document_stats(stats: pl.DataFrame) -> list[ExpectationResult]:
     """The documents suite over ``document_stats`` rows (one run's documents, any number of batches)."""
     frame = prepare_documents(stats)
     gx_frame = frame.drop("text_head", "replacement_snippet")
-    results, _ = _evaluate("documents", DOCUMENTS, gx_frame, ["row_id", "document", "document_id"],
+    results, _ = _evaluate("documents", DOCUMENTS, gx_frame, ["document", "document_id"],
                            lambda name, failing: _document_sample(
                                name, frame.filter(pl.col("row_id").is_in(failing.get_column("row_id")))))
     return results
@@ -810,7 +886,8 @@ SELECT "check" || ':' || observation_id AS key, "check", observation_id, documen
        related_documents, related_evidence, detail
 FROM checks
 WHERE gap IS NOT NULL
-QUALIFY row_number() OVER (PARTITION BY "check", observation_id ORDER BY same_document DESC, gap, related_evidence) = 1
+QUALIFY row_number() OVER (PARTITION BY "check", observation_id
+                           ORDER BY same_document DESC, gap, related_evidence, related_documents) = 1
 ORDER BY "check", observation_id
 """
 
@@ -861,21 +938,14 @@ def validate_warehouse(con) -> list[ExpectationResult]:
     results: list[ExpectationResult] = []
     for part in range(parts):
         facts = _query(con, _facts_sql(parts, part))
-        # GX gets only the checked columns and, as the index, row_id and evidence (what Data Docs
-        # show): it converts every column it is given and looks up each index column of each failing
-        # row one at a time. The samples are still cut from the whole frame.
-        results += _evaluate("warehouse_facts", WAREHOUSE, facts, ["row_id", "evidence"],
-                             _fact_sample, gx_columns=["row_id", "key", "observation_id", "document", "evidence",
-                                                       "entity", "period", "indicator", "benchmark_if_set",
-                                                       "conflicting_values"])[0]
+        results += _evaluate("warehouse_facts", WAREHOUSE, facts, ["observation_id", "evidence"], _fact_sample)[0]
         del facts
     documents = _query(con, _DOCUMENTS_SQL)
     consistency = _query(con, _CONSISTENCY_SQL)
-    results += _evaluate("warehouse_documents", WAREHOUSE, documents, ["row_id", "document", "duplicate_of"],
+    results += _evaluate("warehouse_documents", WAREHOUSE, documents, ["document", "duplicate_of"],
                          _warehouse_document_sample)[0]
-    results += _evaluate("warehouse_consistency", WAREHOUSE, consistency, ["row_id", "evidence"],
-                         _consistency_sample,
-                         gx_columns=["row_id", "key", "evidence", "gap_trade", "gap_gdp", "gap_diff_pp"])[0]
+    results += _evaluate("warehouse_consistency", WAREHOUSE, consistency, ["document", "evidence"],
+                         _consistency_sample)[0]
     return merge_results(results)
 
 
