@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 
 import pytest
 
@@ -119,6 +120,22 @@ def test_console_script_exit_codes(published, tmp_path):
     missing = subprocess.run([str(ZONEFACTS), "status", "--warehouse", str(tmp_path / "x.duckdb")],
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode == 3
+
+
+def test_console_exit_runs_exit_handlers_and_flushes_output(published, tmp_path):
+    """console_main skips the interpreter's teardown, not the exit handlers or buffered output."""
+    marker = tmp_path / "handler-ran"
+    script = ("import atexit, pathlib, sys\n"
+              f"atexit.register(pathlib.Path({str(marker)!r}).write_text, 'yes')\n"
+              "from flows.cli import console_main\n"
+              f"sys.argv = ['zonefacts', 'sql', 'SELECT 42 AS answer', '--warehouse', {str(published)!r},"
+              " '--format', 'csv']\n"
+              "console_main()\n"
+              "print('unreachable')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["answer", "42"]        # piped stdout is block-buffered: flushed
+    assert marker.read_text() == "yes"
 
 
 def test_table_alignment_counts_cjk_as_double_width():
