@@ -808,7 +808,7 @@ def zonefacts_run(
     inbox: str,
     warehouse: str,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
-    batch_documents: int = 500,
+    batch_documents: int = 1000,
     lock_wait_seconds: float = 0.0,
     fault: str | None = None,
     task_runner: str = "default",

@@ -46,7 +46,7 @@ class Settings:
     warehouse: Path = Path("zonefacts.duckdb")
     inbox: Path = Path("samples")
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
-    batch_documents: int = 500
+    batch_documents: int = 1000
     lock_wait_seconds: float = 0.0
     alerts: AlertSettings = field(default_factory=AlertSettings)
 
@@ -88,6 +88,6 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         warehouse=Path(env.get("ZONEFACTS_WAREHOUSE", "zonefacts.duckdb")),
         inbox=Path(env.get("ZONEFACTS_INBOX", "samples")),
         max_file_bytes=_env_int(env, "ZONEFACTS_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES),
-        batch_documents=_env_int(env, "ZONEFACTS_BATCH_DOCUMENTS", 500),
+        batch_documents=_env_int(env, "ZONEFACTS_BATCH_DOCUMENTS", 1000),
         alerts=alerts,
     )
