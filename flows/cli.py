@@ -595,14 +595,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
 
 
-def console_main() -> None:
-    """The ``zonefacts`` command: ``main``, then exit without tearing the interpreter down.
+def exit_without_teardown(code: int | None) -> typing.NoReturn:
+    """Exit the process once a command is done, without tearing the interpreter down.
 
-    Once a command is done, freeing the modules one by one (GX, Prefect, pandas) takes about
-    2 s on a small machine and does nothing the OS does not do at exit. The exit handlers
-    still run first (Prefect's event and log flushes, logging, thread pools), and the
-    streams are flushed; only the module teardown is skipped."""
-    code = main()
+    Freeing the modules one by one (GX, Prefect, pandas) takes about 2 s on a small machine
+    and does nothing the OS does not do at exit. The exit handlers still run first (Prefect's
+    event and log flushes, logging, thread pools), and the streams are flushed; only the
+    module teardown is skipped."""
     try:
         atexit._run_exitfuncs()
     finally:
@@ -612,6 +611,11 @@ def console_main() -> None:
             except (OSError, ValueError):
                 pass
         os._exit(int(code or 0))
+
+
+def console_main() -> None:
+    """The ``zonefacts`` command: ``main``, then ``exit_without_teardown``."""
+    exit_without_teardown(main())
 
 
 if __name__ == "__main__":
