@@ -5,7 +5,7 @@ times (default 200) is parsed with transforms.documents and extracted with
 transforms.extract in batches of ``--batch`` documents, as the flow does. Prints
 documents/s and MB/s of each step and of both together, measured in this one run.
 
-usage: python -m bench.seed_throughput [--seeds DIR] [--repeat 200] [--batch 500]
+usage: python -m bench.seed_throughput [--seeds DIR] [--repeat 200] [--batch 1000]
 """
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=Path, default=DEFAULT_SEEDS)
     parser.add_argument("--repeat", type=int, default=200)
-    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--batch", type=int, default=1000)
     args = parser.parse_args(argv)
     if not args.seeds.is_dir():
         print(f"no seed corpus at {args.seeds} (it lives in ../shared/corpus/seeds, outside the repository)",
