@@ -148,7 +148,9 @@ def outside_column(measure: str) -> str:
 
 
 def _outside(value: pl.Expr, lo: pl.Expr, hi: pl.Expr) -> pl.Expr:
-    return pl.when(value > hi).then(value - hi).when(value < lo).then(value - lo).otherwise(pl.lit(0.0))
+    # a null value stays null: GX skips it, as it skipped the value itself
+    return (pl.when(value > hi).then(value - hi).when(value < lo).then(value - lo)
+            .when(value.is_not_null()).then(pl.lit(0.0)))
 
 
 def _observation_checks() -> list[Check]:

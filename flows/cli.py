@@ -603,7 +603,7 @@ def exit_without_teardown(code: int | None) -> typing.NoReturn:
     event and log flushes, logging, thread pools), and the streams are flushed; only the
     module teardown is skipped."""
     try:
-        atexit._run_exitfuncs()
+        atexit._run_exitfuncs()   # CPython runs these at exit; os._exit alone would skip them
     finally:
         for stream in (sys.stdout, sys.stderr):
             try:
