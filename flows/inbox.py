@@ -100,6 +100,32 @@ def discover(inbox: Path, max_bytes: int | None = None) -> list[Path]:
     return sorted(found, key=lambda p: p.as_posix())
 
 
+def file_batches(inbox: Path, paths: list[str], files: int, max_bytes: int,
+                 batch_bytes: int) -> list[list[str]]:
+    """``paths`` (relative to ``inbox``) cut into consecutive batches of at most ``files`` files
+    and, past a batch's first file, at most ``batch_bytes`` of what reading them holds: a file's
+    size, or ``HEAD_BYTES`` for one over ``max_bytes`` (only its head is kept). A file that
+    cannot be stat'ed counts as empty; reading it quarantines it."""
+    files = max(int(files), 1)
+    batches: list[list[str]] = []
+    current: list[str] = []
+    held = 0
+    for rel in paths:
+        try:
+            size = (inbox / rel).stat().st_size
+        except OSError:
+            size = 0
+        size = size if size <= max_bytes else HEAD_BYTES
+        if current and (len(current) >= files or held + size > batch_bytes):
+            batches.append(current)
+            current, held = [], 0
+        current.append(rel)
+        held += size
+    if current:
+        batches.append(current)
+    return batches
+
+
 def listing_fingerprint(inbox: Path, paths: Iterable[str | Path], *, salt: str = "") -> str:
     """sha256 over every listed file's relative path, size and mtime, and its sidecar's.
 

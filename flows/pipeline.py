@@ -35,6 +35,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from itertools import accumulate
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -48,7 +49,7 @@ from prefect.runtime import flow_run as prefect_flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.alerts import send_alerts
-from flows.inbox import discover, listing_fingerprint, listing_salt, read_raw_files
+from flows.inbox import discover, file_batches, listing_fingerprint, listing_salt, read_raw_files
 from flows.progress import Progress
 from flows.settings import DEFAULT_MAX_FILE_BYTES, AlertSettings, Settings, load_settings
 from transforms.documents import parse_documents
@@ -557,10 +558,9 @@ def _known_documents(settings: Settings) -> KnownDocuments:
         con.close()
 
 
-def _batches(items: list[str], size: int) -> Iterator[list[str]]:
-    size = max(int(size), 1)
-    for i in range(0, len(items), size):
-        yield items[i:i + size]
+# A batch also ends at about this many bytes of files: a thousand 20 MiB files (each under
+# ZONEFACTS_MAX_FILE_BYTES) must not make one 20 GB batch.
+BATCH_MAX_BYTES = 32 * 1024 * 1024
 
 
 def run_pipeline(
@@ -659,11 +659,15 @@ def _run_locked(settings, runner, fault, run_id, summary, started, vocabulary, s
             log.info("batch %d: %d files, %d documents, %d quarantined, %d skipped",
                      batch_no, len(batch), extracted.documents.height, files_quarantined.height,
                      parsed.skipped)
+            bar.update(batch_no + 1, files_done[batch_no])
 
         warming = False
         in_flight: deque = deque()   # (batch_no, batch, parsed, future) when extraction is submitted
-        bar = Progress(len(paths), -(-len(paths) // max(settings.batch_documents, 1)))
-        for batch_no, batch in enumerate(_batches(paths, settings.batch_documents)):
+        batches = file_batches(settings.inbox, paths, settings.batch_documents, settings.max_file_bytes,
+                               BATCH_MAX_BYTES)
+        files_done = list(accumulate(len(b) for b in batches))
+        bar = Progress(len(paths), len(batches))
+        for batch_no, batch in enumerate(batches):
             summary["batches"] += 1
             _fault_at(fault, "read")
             parsed: ParsedBatch = runner("read", read_parse_stage, str(settings.inbox), batch,
@@ -689,7 +693,6 @@ def _run_locked(settings, runner, fault, run_id, summary, started, vocabulary, s
         while in_flight:
             done_no, done_batch, done_parsed, future = in_flight.popleft()
             consume(done_no, done_batch, done_parsed, future.result())
-            bar.update(batch_no + 1, min((batch_no + 1) * settings.batch_documents, len(paths)))
         bar.close()
         validate_pending(final=True)
 

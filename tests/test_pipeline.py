@@ -16,8 +16,8 @@ import pytest
 
 from conftest import (EXPECTED_QUARANTINE, GOOD_FILES, MAX_FILE_BYTES, ROOT, ZONEFACTS, query,
                       table_counts, write_inbox)
-from flows import cli
-from flows.inbox import HEAD_BYTES, discover, read_raw_files
+from flows import cli, pipeline
+from flows.inbox import HEAD_BYTES, discover, file_batches, read_raw_files
 from flows.pipeline import Fault, run_lock, run_pipeline, zonefacts_run
 from flows.settings import Settings
 
@@ -140,6 +140,33 @@ def test_duplicate_content_under_two_paths_is_loaded_once(inbox, tmp_path):
     summary = run_pipeline(settings)
     assert summary["documents_new"] == len(GOOD_FILES)
     assert summary["documents_skipped"] == 1
+
+
+def test_file_batches_end_at_a_count_or_a_byte_budget(tmp_path):
+    sizes = {"a": 10, "b": 10, "c": 30, "d": 5, "huge": 10_000, "e": 1}
+    for name, size in sizes.items():
+        (tmp_path / name).write_bytes(b"x" * size)
+    names = list(sizes) + ["vanished"]
+    # at most 3 files, and past a batch's first file at most 40 bytes held; the oversized
+    # file holds only its head (HEAD_BYTES), which alone exceeds the budget, so it stands alone
+    batches = file_batches(tmp_path, names, files=3, max_bytes=1_000, batch_bytes=40)
+    assert batches == [["a", "b"], ["c", "d"], ["huge"], ["e", "vanished"]]
+    assert [p for b in batches for p in b] == names                        # every file, in order
+    assert file_batches(tmp_path, names, files=2, max_bytes=1_000, batch_bytes=10**9) == [
+        ["a", "b"], ["c", "d"], ["huge", "e"], ["vanished"]]
+
+
+def test_a_byte_budget_splits_batches_and_loads_the_same_rows(inbox, tmp_path, monkeypatch):
+    counted = Settings(warehouse=tmp_path / "count.duckdb", inbox=inbox, max_file_bytes=MAX_FILE_BYTES,
+                       batch_documents=1000)
+    by_count = run_pipeline(counted)
+    monkeypatch.setattr(pipeline, "BATCH_MAX_BYTES", 1)      # every file is a batch of its own
+    by_bytes = run_pipeline(Settings(warehouse=tmp_path / "bytes.duckdb", inbox=inbox,
+                                     max_file_bytes=MAX_FILE_BYTES, batch_documents=1000))
+    assert by_count["batches"] == 1
+    assert by_bytes["batches"] >= len(GOOD_FILES) > 1                  # an empty file may share one
+    assert _without_runs(table_counts(tmp_path / "bytes.duckdb")) == _without_runs(
+        table_counts(tmp_path / "count.duckdb"))
 
 
 # --------------------------------------------------------------------------- faults
