@@ -93,7 +93,7 @@ def _up_to_date(settings) -> str | None:
         return None
     if work.exists() and work.stat().st_mtime_ns > warehouse.stat().st_mtime_ns:
         return None   # a run died between load and publish: the flow finishes its work
-    from flows.inbox import discover, listing_fingerprint, listing_salt
+    from flows.inbox import discover, listing_fingerprint, listing_salt, stat_listing
     from warehouse import migrate, store
 
     inbox = settings.inbox.resolve()
@@ -107,7 +107,8 @@ def _up_to_date(settings) -> str | None:
     if last is None or last[0] is None:
         return None
     paths = discover(inbox, settings.max_file_bytes)
-    if listing_fingerprint(inbox, paths, salt=listing_salt(settings.max_file_bytes)) != last[0]:
+    listing = listing_fingerprint(inbox, stat_listing(inbox, paths), salt=listing_salt(settings.max_file_bytes))
+    if listing != last[0]:
         return None
     finished = f"{last[2]:%Y-%m-%d %H:%M:%S}" if last[2] else "?"
     return "\n".join([

@@ -11,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -100,51 +101,66 @@ def discover(inbox: Path, max_bytes: int | None = None) -> list[Path]:
     return sorted(found, key=lambda p: p.as_posix())
 
 
-def file_batches(inbox: Path, paths: list[str], files: int, max_bytes: int,
-                 batch_bytes: int) -> list[list[str]]:
-    """``paths`` (relative to ``inbox``) cut into consecutive batches of at most ``files`` files
-    and, past a batch's first file, at most ``batch_bytes`` of what reading them holds: a file's
-    size, or ``HEAD_BYTES`` for one over ``max_bytes`` (only its head is kept). A file that
-    cannot be stat'ed counts as empty; reading it quarantines it."""
+@dataclass(frozen=True)
+class ListedFile:
+    """One discovered file as stat'ed once per run: for its batch and the listing fingerprint."""
+    path: str                   # relative to the inbox, posix
+    size: int | None            # None when it vanished since discovery
+    mtime_ns: int | None
+    sidecar_size: int | None    # None when it has no sidecar
+    sidecar_mtime_ns: int | None
+
+
+def stat_listing(inbox: Path, paths: Iterable[str | Path]) -> list[ListedFile]:
+    """Stat every listed file and its sidecar (reading nothing)."""
+    listed = []
+    for p in paths:
+        rel = Path(p).as_posix()
+        full = inbox / rel
+        stats: list[int | None] = []
+        for candidate in (full, sidecar_path(full)):
+            try:
+                st = candidate.stat()
+                stats += [st.st_size, st.st_mtime_ns]
+            except OSError:
+                stats += [None, None]
+        listed.append(ListedFile(rel, *stats))
+    return listed
+
+
+def file_batches(listing: Sequence[ListedFile], files: int, max_bytes: int, batch_bytes: int) -> list[list[str]]:
+    """The listed paths cut into consecutive batches of at most ``files`` files and, past a
+    batch's first file, at most ``batch_bytes`` of what reading them holds: a file's size, or
+    ``HEAD_BYTES`` for one over ``max_bytes`` (only its head is kept). A file that vanished
+    counts as empty; reading it quarantines it."""
     files = max(int(files), 1)
     batches: list[list[str]] = []
     current: list[str] = []
     held = 0
-    for rel in paths:
-        try:
-            size = (inbox / rel).stat().st_size
-        except OSError:
-            size = 0
+    for entry in listing:
+        size = entry.size or 0
         size = size if size <= max_bytes else HEAD_BYTES
         if current and (len(current) >= files or held + size > batch_bytes):
             batches.append(current)
             current, held = [], 0
-        current.append(rel)
+        current.append(entry.path)
         held += size
     if current:
         batches.append(current)
     return batches
 
 
-def listing_fingerprint(inbox: Path, paths: Iterable[str | Path], *, salt: str = "") -> str:
+def listing_fingerprint(inbox: Path, listing: Sequence[ListedFile], *, salt: str = "") -> str:
     """sha256 over every listed file's relative path, size and mtime, and its sidecar's.
 
     Adding, removing, replacing or touching a file (or its sidecar) changes it; reading
     nothing. A run whose inbox lists the same fingerprint as an earlier complete run has
     nothing new to load (see ``flows.cli``'s up-to-date check). ``salt`` folds in what else
     decides the outcome (extractor version, size limit)."""
-    inbox = Path(inbox)
-    digest = hashlib.sha256(f"{inbox.resolve()}\0{salt}\n".encode())
-    for p in paths:
-        rel = Path(p).as_posix()
-        full = inbox / rel
-        parts = [rel]
-        for candidate in (full, sidecar_path(full)):
-            try:
-                st = candidate.stat()
-                parts += [str(st.st_size), str(st.st_mtime_ns)]
-            except OSError:
-                parts += ["-", "-"]
+    digest = hashlib.sha256(f"{Path(inbox).resolve()}\0{salt}\n".encode())
+    for entry in listing:
+        parts = [entry.path] + ["-" if v is None else str(v) for v in (
+            entry.size, entry.mtime_ns, entry.sidecar_size, entry.sidecar_mtime_ns)]
         digest.update(("\0".join(parts) + "\n").encode("utf-8", "surrogateescape"))
     return digest.hexdigest()
 

@@ -35,9 +35,9 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from itertools import accumulate
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
+from itertools import accumulate
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +49,7 @@ from prefect.runtime import flow_run as prefect_flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.alerts import send_alerts
-from flows.inbox import discover, file_batches, listing_fingerprint, listing_salt, read_raw_files
+from flows.inbox import discover, file_batches, listing_fingerprint, listing_salt, read_raw_files, stat_listing
 from flows.progress import Progress
 from flows.settings import DEFAULT_MAX_FILE_BYTES, AlertSettings, Settings, load_settings
 from transforms.documents import parse_documents
@@ -510,7 +510,8 @@ def _warm_up_validation() -> None:
 def start_validation_warm_up() -> None:
     """Import GX (~5 s) and build its suites in a thread, while the first batches are extracted
     (the run starts it once a batch has new documents, so a run with nothing new never pays for
-    it) or while Prefect's temporary server starts (the CLI). A second call waits for the first."""
+    it) or while Prefect's temporary server starts (the CLI). Calling it again costs nothing:
+    the suites are built once per process, under a lock."""
     threading.Thread(target=_warm_up_validation, name="gx-warm-up", daemon=True).start()
 
 
@@ -637,7 +638,8 @@ def _run_locked(settings, runner, fault, run_id, summary, started, vocabulary, s
         _fault_at(fault, "discover")
         paths = runner("discover", discover_stage, str(settings.inbox), settings.max_file_bytes)
         summary["documents_seen"] = len(paths)
-        listing = listing_fingerprint(settings.inbox, paths, salt=listing_salt(settings.max_file_bytes))
+        listed = stat_listing(settings.inbox, paths)   # once: for the batches and the fingerprint
+        listing = listing_fingerprint(settings.inbox, listed, salt=listing_salt(settings.max_file_bytes))
 
         def consume(batch_no: int, batch: list[str], parsed: ParsedBatch, extracted: ExtractedBatch) -> None:
             _fault_at(fault, "stage")
@@ -663,8 +665,7 @@ def _run_locked(settings, runner, fault, run_id, summary, started, vocabulary, s
 
         warming = False
         in_flight: deque = deque()   # (batch_no, batch, parsed, future) when extraction is submitted
-        batches = file_batches(settings.inbox, paths, settings.batch_documents, settings.max_file_bytes,
-                               BATCH_MAX_BYTES)
+        batches = file_batches(listed, settings.batch_documents, settings.max_file_bytes, BATCH_MAX_BYTES)
         files_done = list(accumulate(len(b) for b in batches))
         bar = Progress(len(paths), len(batches))
         for batch_no, batch in enumerate(batches):

@@ -17,7 +17,7 @@ import pytest
 from conftest import (EXPECTED_QUARANTINE, GOOD_FILES, MAX_FILE_BYTES, ROOT, ZONEFACTS, query,
                       table_counts, write_inbox)
 from flows import cli, pipeline
-from flows.inbox import HEAD_BYTES, discover, file_batches, read_raw_files
+from flows.inbox import HEAD_BYTES, discover, file_batches, read_raw_files, stat_listing
 from flows.pipeline import Fault, run_lock, run_pipeline, zonefacts_run
 from flows.settings import Settings
 
@@ -149,10 +149,11 @@ def test_file_batches_end_at_a_count_or_a_byte_budget(tmp_path):
     names = list(sizes) + ["vanished"]
     # at most 3 files, and past a batch's first file at most 40 bytes held; the oversized
     # file holds only its head (HEAD_BYTES), which alone exceeds the budget, so it stands alone
-    batches = file_batches(tmp_path, names, files=3, max_bytes=1_000, batch_bytes=40)
+    listing = stat_listing(tmp_path, names)
+    batches = file_batches(listing, files=3, max_bytes=1_000, batch_bytes=40)
     assert batches == [["a", "b"], ["c", "d"], ["huge"], ["e", "vanished"]]
     assert [p for b in batches for p in b] == names                        # every file, in order
-    assert file_batches(tmp_path, names, files=2, max_bytes=1_000, batch_bytes=10**9) == [
+    assert file_batches(listing, files=2, max_bytes=1_000, batch_bytes=10**9) == [
         ["a", "b"], ["c", "d"], ["huge", "e"], ["vanished"]]
 
 
