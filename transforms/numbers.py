@@ -43,6 +43,14 @@ def unit_table() -> dict[str, tuple]:
     return table
 
 
+@lru_cache(maxsize=1)
+def special_numbers() -> dict[str, tuple[float, str, str]]:
+    """special_numbers.csv: number words without digits (翻一番, 持平, 首位) → (value, unit, kind)."""
+    table = pl.read_csv(VOCAB_DIR / "special_numbers.csv", comment_prefix="#",
+                        schema_overrides={"value": pl.Float64})
+    return {token: (value, unit, kind) for token, value, unit, kind in table.iter_rows()}
+
+
 def _unit_alternation(kinds: set[str] | None = None) -> str:
     table = units()
     if kinds is not None:
@@ -59,15 +67,13 @@ def token_pattern() -> str:
     # a Chinese numeral is a number only before a unit of amount: 两年, 一季度, 三大任务 are words
     cn_unit = _unit_alternation({"money", "percent", "pp", "multiple", "count"})
     arabic = f"{ARABIC}(?:[{_RANGE_SEP}]{ARABIC})?"
+    special = "|".join(re.escape(w) for w in sorted(special_numbers(), key=len, reverse=True))
     return (
         "(?:"
-        r"翻[一两三四]番"
-        r"|(?:实现)?倍增"
-        r"|持平"
+        f"{special}"
         f"|百分之[{_CN}点]+"
         # a rank ends the clause (全市第一。) or says 位/名; 第一产业 and 第七届 are not ranks
         f"|第(?:[0-9]+|[一二三四五六七八九十]+)(?:位|名|[,，。;；、!！?？)）]|$)"
-        r"|首位|榜首"
         r"|20[0-9]{2}年[0-9]{1,2}月[0-9]{1,2}日"
         # a growth rate may be written signed (同比增长-2.1%); a range (3-5%) is matched whole below
         f"|-{ARABIC}%"
@@ -116,15 +122,9 @@ def _scale_factor(scale: str | None) -> float:
 @lru_cache(maxsize=4096)
 def parse_token(token: str) -> dict:
     """Split a number token into value (scaled to base units), unit, kind and qualifier."""
-    special = {
-        "翻一番": (100.0, "multiple_special"), "翻两番": (300.0, "multiple_special"),
-        "翻三番": (700.0, "multiple_special"), "翻四番": (1500.0, "multiple_special"),
-        "倍增": (100.0, "multiple_special"), "实现倍增": (100.0, "multiple_special"),
-        "持平": (0.0, "level_off"),
-    }
-    if token in special:
-        value, kind = special[token]
-        return {"value": value, "unit": "percent", "kind": kind, "suffix_qualifier": None, "lost_digits": False}
+    if token in special_numbers():
+        value, unit, kind = special_numbers()[token]
+        return {"value": value, "unit": unit, "kind": kind, "suffix_qualifier": None, "lost_digits": False}
     if token.startswith("百分之"):
         body = token[3:]
         whole, _, frac = body.partition("点")
@@ -132,8 +132,6 @@ def parse_token(token: str) -> dict:
         if value is not None and frac:
             value += float("0." + "".join(str(CHINESE_DIGITS.get(c, 0)) for c in frac))
         return {"value": value, "unit": "percent", "kind": "percent", "suffix_qualifier": None, "lost_digits": False}
-    if token in ("首位", "榜首"):   # 居全市首位, 位列全省榜首: first
-        return {"value": 1.0, "unit": "rank", "kind": "rank", "suffix_qualifier": None, "lost_digits": False}
     if token.startswith("第"):
         body = token[1:].rstrip("位名,，。;；、!！?？)）")
         return {"value": parse_numeral(body), "unit": "rank", "kind": "rank", "suffix_qualifier": None,
