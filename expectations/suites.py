@@ -437,12 +437,12 @@ def _evaluate(gx_name: str, label: str, frame: pl.DataFrame, index_columns: Sequ
         source = check.shared or check.name
         gx_results = by_name.get(source, [])
         rows = failing_rows.get(source, set())
+        mine = failing_frame.filter(pl.col("row_id").is_in(sorted(rows))) if rows else failing_frame.clear()
         if check.subset:
             column, value = check.subset
-            rows = set(failing_frame.filter(pl.col("row_id").is_in(sorted(rows)) & (pl.col(column) == value))
-                       .get_column("row_id").to_list()) if rows else set()
+            mine = mine.filter(pl.col(column) == value)
+            rows = set(mine.get_column("row_id").to_list())
         success = not rows if check.shared else all(r.success for r in gx_results)
-        mine = failing_frame.filter(pl.col("row_id").is_in(sorted(rows))) if rows else failing_frame.clear()
         failed_keys = tuple(sorted({str(k) for k in mine.get_column("key").to_list()}))
         # a GX result shared by a family goes to Data Docs once, with the family's first check
         documented = () if source in shown else tuple(

@@ -13,7 +13,6 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
 from typing import Any
 
 import duckdb
@@ -181,9 +180,10 @@ def unvalidated_loads(con: duckdb.DuckDBPyConnection) -> int:
 def last_inbox_listing(con: duckdb.DuckDBPyConnection, inbox: str) -> tuple[str | None, str, Any] | None:
     """(inbox listing fingerprint, run_id, finished_at) of the latest successful run over ``inbox``;
     the fingerprint is null when that run met a file it may read next time (see the pipeline)."""
-    return con.execute(
+    rows = con.execute(
         "SELECT json_extract_string(summary, '$.inbox_listing'), run_id, finished_at FROM pipeline_runs "
-        "WHERE status = 'success' AND inbox = ? ORDER BY finished_at DESC LIMIT 1", [inbox]).fetchone()
+        "WHERE status = 'success' AND inbox = ? ORDER BY finished_at DESC LIMIT 1", [inbox]).fetchall()
+    return rows[0] if rows else None
 
 
 def _parquet(staging: Path, name: str) -> str | None:
