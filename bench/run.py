@@ -43,7 +43,10 @@ TARGETS = {"a_seconds": 60, "a/b": 1.3, "c/a": 5, "a/d": 15, "noop_seconds": 5, 
 
 def child_plain(inbox: str, warehouse: str, batch_documents: int) -> None:
     """(b): run_pipeline with run_plain, extraction on the same thread pool as (a), timing every stage
-    (extract is summed over its threads)."""
+    (extract is summed over its threads). The validation process starts first, as in the CLI."""
+    from flows.validation import start_validation_process
+
+    start_validation_process()
     from flows.pipeline import run_pipeline, run_plain, thread_submitter
     from flows.settings import Settings
 

@@ -93,7 +93,7 @@ def _up_to_date(settings) -> str | None:
         return None
     if work.exists() and work.stat().st_mtime_ns > warehouse.stat().st_mtime_ns:
         return None   # a run died between load and publish: the flow finishes its work
-    from flows.inbox import discover, listing_fingerprint, listing_salt, stat_listing
+    from flows.inbox import discover_paths, listing_fingerprint, listing_salt, stat_listing
     from warehouse import migrate, store
 
     inbox = settings.inbox.resolve()
@@ -106,7 +106,7 @@ def _up_to_date(settings) -> str | None:
         con.close()
     if last is None or last[0] is None:
         return None
-    paths = discover(inbox, settings.max_file_bytes)
+    paths = discover_paths(inbox, settings.max_file_bytes)
     listing = listing_fingerprint(inbox, stat_listing(inbox, paths), salt=listing_salt(settings.max_file_bytes))
     if listing != last[0]:
         return None
@@ -142,8 +142,15 @@ def cmd_run(args: argparse.Namespace) -> int:
             print(report)
             return EXIT_OK
 
+    if not args.rescan:
+        from flows.validation import start_validation_process
+
+        # GX imports in its own process while this one imports Prefect (and its temporary server
+        # starts): ~6 s of the other core instead of this one's. A rescan usually finds nothing
+        # new; the run starts it anyway at the first batch with new documents.
+        start_validation_process()
     _quiet_prefect()
-    from flows.pipeline import Fault, PipelineFailed, RunLocked, run_lock, start_validation_warm_up, zonefacts_run
+    from flows.pipeline import Fault, PipelineFailed, RunLocked, run_lock, zonefacts_run
     from warehouse.store import WarehouseError
 
     try:
@@ -159,9 +166,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         except RunLocked as exc:
             _err(f"zonefacts: {exc}")
             return EXIT_TEMPFAIL
-    if not os.environ.get("PREFECT_API_URL"):
-        # Prefect's temporary server takes ~20 s to start: import GX meanwhile, on an idle core
-        start_validation_warm_up()
     try:
         flow_fn = zonefacts_run
         if args.dask_address:  # an address means Dask

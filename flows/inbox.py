@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import posixpath
 import stat
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -53,7 +54,12 @@ def sidecar_path(path: Path) -> Path:
 
 
 def discover(inbox: Path, max_bytes: int | None = None) -> list[Path]:
-    """Every candidate document under ``inbox``, as sorted paths relative to it.
+    """``discover_paths`` as ``Path`` objects."""
+    return [Path(p) for p in discover_paths(inbox, max_bytes)]
+
+
+def discover_paths(inbox: Path | str, max_bytes: int | None = None) -> list[str]:
+    """Every candidate document under ``inbox``, as sorted posix paths relative to it.
 
     Recursive; skips hidden files and directories, ``*.meta.json`` sidecars,
     anything that is not a regular file (FIFOs, sockets, devices), and symlinks
@@ -61,44 +67,50 @@ def discover(inbox: Path, max_bytes: int | None = None) -> list[Path]:
     are followed once (loops are cut). ``max_bytes`` is accepted for symmetry with
     ``read_raw_files``: size is judged when reading, so oversized files are still
     listed (the parser quarantines them).
+
+    Strings and ``os.scandir``'s cached entry types rather than ``Path`` and a stat per
+    entry: every run lists the whole inbox before its first batch.
     """
     inbox = Path(inbox)
     if not inbox.is_dir():
         raise FileNotFoundError(f"inbox {inbox} is not a directory")
     root = inbox.resolve()
-    found: list[Path] = []
+    found: list[str] = []
     seen_dirs: set[Path] = {root}
 
-    def walk(directory: Path, rel: Path) -> None:
+    def walk(directory: str, rel: str) -> None:
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError:
             return
         for entry in entries:
-            if _is_hidden(entry.name):
+            name = entry.name
+            if _is_hidden(name):
                 continue
-            child_rel = rel / entry.name
+            child_rel = f"{rel}/{name}" if rel else name
             try:
                 if entry.is_symlink():
                     target = Path(entry.path).resolve()
                     if not _inside(target, root) or not target.exists():
                         continue
-                    st = target.stat()
+                    mode = target.stat().st_mode
+                    is_dir, is_file = stat.S_ISDIR(mode), stat.S_ISREG(mode)
                 else:
-                    st = entry.stat(follow_symlinks=False)
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                    is_file = not is_dir and entry.is_file(follow_symlinks=False)
             except OSError:
                 continue
-            if stat.S_ISDIR(st.st_mode):
+            if is_dir:
                 real = Path(entry.path).resolve()
                 if real in seen_dirs:
                     continue
                 seen_dirs.add(real)
-                walk(Path(entry.path), child_rel)
-            elif stat.S_ISREG(st.st_mode) and not is_sidecar(entry.name):
+                walk(entry.path, child_rel)
+            elif is_file and not is_sidecar(name):
                 found.append(child_rel)
 
-    walk(inbox, Path())
-    return sorted(found, key=lambda p: p.as_posix())
+    walk(str(inbox), "")
+    return sorted(found)
 
 
 @dataclass(frozen=True)
@@ -114,13 +126,14 @@ class ListedFile:
 def stat_listing(inbox: Path, paths: Iterable[str | Path]) -> list[ListedFile]:
     """Stat every listed file and its sidecar (reading nothing)."""
     listed = []
+    root = str(inbox)
     for p in paths:
-        rel = Path(p).as_posix()
-        full = inbox / rel
+        rel = p if isinstance(p, str) else p.as_posix()
+        full = f"{root}/{rel}"
         stats: list[int | None] = []
-        for candidate in (full, sidecar_path(full)):
+        for candidate in (full, _sidecar_of(full)):
             try:
-                st = candidate.stat()
+                st = os.stat(candidate)
                 stats += [st.st_size, st.st_mtime_ns]
             except OSError:
                 stats += [None, None]
@@ -204,6 +217,29 @@ def _read_one(path: Path, max_bytes: int) -> tuple[bytes, int, str]:
     return content, size, digest.hexdigest()
 
 
+def _locate(inbox: Path, root: str, p: str | Path) -> tuple[str, str]:
+    """(path to open, posix path relative to the inbox). Plain strings, not ``Path``s: a
+    batch locates a thousand files, and pathlib's parsing was a sixth of reading them."""
+    if isinstance(p, str) and p and p[0] != "/" and posixpath.normpath(p) == p and not p.startswith(".."):
+        return f"{root}/{p}", p
+    p = Path(p)
+    full = p if p.is_absolute() else inbox / p
+    try:
+        rel = full.relative_to(inbox).as_posix()
+    except ValueError:
+        rel = p.as_posix()
+    return str(full), rel
+
+
+def _sidecar_of(full: str) -> str:
+    """``sidecar_path`` over a string path."""
+    cut = full.rfind("/") + 1
+    name = full[cut:]
+    dot = name.rfind(".")
+    stem = name[:dot] if 0 < dot < len(name) - 1 else name
+    return full[:cut] + stem + SIDECAR_SUFFIX
+
+
 def read_raw_files(
     inbox: Path,
     paths: Iterable[Path],
@@ -219,27 +255,23 @@ def read_raw_files(
     null) so that an already-loaded document is not carried through the pipeline.
     """
     inbox = Path(inbox)
+    root = str(inbox)
     rows: dict[str, list] = {name: [] for name in RAW_SCHEMA}
     for p in paths:
-        p = Path(p)
-        full = p if p.is_absolute() else inbox / p
-        try:
-            rel = full.relative_to(inbox).as_posix()
-        except ValueError:
-            rel = p.as_posix()
+        full, rel = _locate(inbox, root, p)
         content, size, sha, sidecar, error = b"", 0, None, None, None
         try:
             content, size, sha = _read_one(full, max_bytes)
         except OSError as exc:
             error = f"{type(exc).__name__}: {exc.strerror or exc}"
             try:
-                size = full.stat().st_size
+                size = os.stat(full).st_size
             except OSError:
                 size = 0
         if error is None and sha in skip_sha256:
             content = b""
         elif error is None:
-            side = sidecar_path(full)
+            side = _sidecar_of(full)
             try:
                 with open(side, "rb") as fh:
                     sidecar = fh.read(HEAD_BYTES + 1)

@@ -27,7 +27,6 @@ import logging
 import os
 import shutil
 import signal
-import threading
 import time
 import traceback
 import uuid
@@ -35,7 +34,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from itertools import accumulate
 from pathlib import Path
@@ -48,15 +47,17 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run as prefect_flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows.alerts import send_alerts
-from flows.inbox import discover, file_batches, listing_fingerprint, listing_salt, read_raw_files, stat_listing
+from flows.inbox import discover_paths, file_batches, listing_fingerprint, listing_salt, read_raw_files, stat_listing
 from flows.progress import Progress
-from flows.settings import DEFAULT_MAX_FILE_BYTES, AlertSettings, Settings, load_settings
+from flows.settings import DEFAULT_MAX_FILE_BYTES, Settings, load_settings
+from flows.validation import (QUARANTINE_STAGED_SCHEMA, ValidationResult, quality_stage,
+                              start_validation_process, validate_stage)
 from transforms.documents import parse_documents
 from transforms.extract import (DEFECT_SCHEMA, ENTITY_SCHEMA, EXTRACTOR_VERSION, OBSERVATION_SCHEMA,
                                 UNMAPPED_SCHEMA, Extraction, extract)
 from transforms.vocabulary import Vocabulary, entity_dimension, indicator_dimension, load_vocabulary
 from warehouse import store
+from warehouse.store import stage_batch
 
 log = logging.getLogger("zonefacts.pipeline")
 
@@ -64,12 +65,6 @@ EX_TEMPFAIL = 75  # another run holds the lock; try again later
 
 STAGES = ("discover", "read", "extract", "validate", "stage", "load", "quality", "publish")
 
-# Column order/types of the staged ``quarantine`` table (see warehouse/sql/001_raw.sql).
-QUARANTINE_STAGED_SCHEMA = {
-    "stage": pl.String, "path": pl.String, "document_id": pl.String,
-    "reason": pl.String, "detail": pl.String, "payload": pl.Binary,
-}
-STAGED_OBSERVATION_SCHEMA = {**OBSERVATION_SCHEMA, "dq_flags": pl.List(pl.String)}
 
 
 # --------------------------------------------------------------------------- errors
@@ -170,6 +165,23 @@ class KnownDocuments:
         return len(self.ids)
 
 
+class BatchFiles:
+    """The paths of one batch, as a task parameter. A plain class for the same reason as
+    ``KnownDocuments``: Prefect visits every item of a list parameter (~0.1 s per task run
+    for a thousand paths, on the thread that reads the next batch)."""
+
+    __slots__ = ("paths",)
+
+    def __init__(self, paths: list[str]):
+        self.paths = paths
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.paths)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+
 @dataclass
 class ParsedBatch:
     documents: pl.DataFrame
@@ -182,14 +194,6 @@ class ExtractedBatch:
     extraction: Extraction
     quarantine: pl.DataFrame          # documents the extractor failed on (QUARANTINE_STAGED_SCHEMA)
     documents: pl.DataFrame           # what is left to load
-
-
-@dataclass
-class ValidationResult:
-    observations: pl.DataFrame        # extraction.observations + dq_flags list[str]
-    quarantine: pl.DataFrame          # rejected records (QUARANTINE_STAGED_SCHEMA, stage='validation')
-    expectations_failed: list[str] = field(default_factory=list)
-    results: list = field(default_factory=list)   # expectations.results.ExpectationResult
 
 
 def empty_quarantine() -> pl.DataFrame:
@@ -219,17 +223,17 @@ def _to_staged_quarantine(frame: pl.DataFrame, stage: str) -> pl.DataFrame:
 
 def discover_stage(inbox: str, max_bytes: int) -> list[str]:
     """Candidate files under ``inbox`` as sorted posix paths relative to it."""
-    return [p.as_posix() for p in discover(Path(inbox), max_bytes)]
+    return discover_paths(inbox, max_bytes)
 
 
 def read_parse_stage(
-    inbox: str, paths: list[str], max_bytes: int, known: KnownDocuments, batch_no: int = 0,
+    inbox: str, paths: "BatchFiles | list[str]", max_bytes: int, known: KnownDocuments, batch_no: int = 0,
 ) -> ParsedBatch:
     """Read one batch of files and parse them into documents and an ingest quarantine.
 
     Files whose sha256 is in ``known`` are hashed, then dropped (counted as skipped).
     """
-    raw = read_raw_files(Path(inbox), [Path(p) for p in paths], max_bytes, skip_sha256=known)
+    raw = read_raw_files(Path(inbox), list(paths), max_bytes, skip_sha256=known)
     is_known = pl.Series([sha is not None and sha in known for sha in raw["sha256"]], dtype=pl.Boolean)
     skipped = int(is_known.sum())
     raw = raw.filter(~is_known)
@@ -270,60 +274,6 @@ def extract_stage(documents: pl.DataFrame, vocabulary: Vocabulary, batch_no: int
     return ExtractedBatch(merged, quarantine, documents.filter(pl.col("document_id").is_in(good_ids)))
 
 
-def validate_stage(observations: pl.DataFrame, entities: pl.DataFrame, document_stats: pl.DataFrame,
-                   vocabulary: Vocabulary, flush_no: int = 0) -> ValidationResult:
-    """The batch suites (expectations/) over the observations and documents gathered since the
-    last flush: error-severity failures go to the quarantine, warning-severity ones stay on the
-    rows as ``dq_flags``. GX has a fixed cost per validation, so a run validates once, or once
-    per ``VALIDATE_EVERY_OBSERVATIONS`` rows, not once per batch."""
-    from expectations.suites import validate_document_stats, validate_observations
-
-    checked = validate_observations(observations, vocabulary, entities)
-    # samples name the document by its path, as the documents suite does, not by its sha256
-    paths = dict(document_stats.select("document_id", "document").iter_rows()) if document_stats.height else {}
-    named = [replace(r, sample=[{**s, "document": paths.get(s.get("document"), s.get("document"))} for s in r.sample])
-             for r in checked.results]
-    results = named + (validate_document_stats(document_stats) if document_stats.height else [])
-    return ValidationResult(checked.clean, checked.quarantined.cast(QUARANTINE_STAGED_SCHEMA),
-                            [r.expectation for r in results if not r.success], results)
-
-
-def quality_stage(work: str, warehouse: str, run_id: str, batch_results: list, data_docs_dir: str,
-                  alert_settings: AlertSettings, started_at: datetime) -> dict:
-    """After the load: the warehouse suite, Data Docs, alerts for new failures, and the
-    results in dq_runs/dq_results. A failing channel or renderer is recorded, never raised."""
-    from expectations.record import already_alerted, record_results
-    from expectations.results import failures, merge_results
-    from expectations.suites import build_data_docs, validate_warehouse
-
-    con = store.open_work(Path(warehouse), Path(work))
-    try:
-        results = merge_results([*batch_results, *validate_warehouse(con)])
-        by_suite: dict[str, list] = {}
-        for result in results:
-            by_suite.setdefault(result.suite, []).append(result)
-        try:
-            docs = str(build_data_docs(by_suite, Path(data_docs_dir), run_id))
-        except Exception as exc:  # noqa: BLE001 - the docs are a view of the results, not the results
-            log.warning("could not build Data Docs in %s: %s", data_docs_dir, exc)
-            docs = None
-        outcome = send_alerts(alert_settings, run_id, results, docs, already_alerted(con))
-        con.execute("BEGIN TRANSACTION")
-        record_results(con, run_id, results, docs, outcome, started_at=started_at, finished_at=_utcnow())
-        con.execute("UPDATE pipeline_runs SET expectations_failed = ? WHERE run_id = ?",
-                    [len(failures(results)), run_id])
-        con.execute("COMMIT")
-    finally:
-        con.close()
-    failed = failures(results)
-    return {
-        "expectations_evaluated": len(results),
-        "failed": [{"suite": r.suite, "expectation": r.expectation, "severity": r.severity,
-                    "unexpected_count": r.unexpected_count} for r in failed],
-        "data_docs": docs, "alerts_sent": len(outcome.sent), "alert_errors": list(outcome.errors),
-    }
-
-
 VALIDATE_EVERY_OBSERVATIONS = 150_000
 
 
@@ -332,53 +282,41 @@ def quarantine_of(parsed: "ParsedBatch", extracted: "ExtractedBatch") -> pl.Data
 
 
 class PendingValidation:
-    """Observations, their entities and per-document figures waiting for the next validation."""
+    """What waits for the next validation: the batches' observations, staged unvalidated under
+    ``<staging>/unvalidated/`` (the validation process reads them from there, and memory does
+    not hold them), and their entities and per-document figures (small)."""
 
-    def __init__(self) -> None:
-        self.frames: list[tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]] = []
+    def __init__(self, staging: Path) -> None:
+        self.directory = staging / "unvalidated"
+        self.files: list[str] = []
+        self.entities: list[pl.DataFrame] = []
+        self.stats: list[pl.DataFrame] = []
+        self.observations = 0
         self.flushes = 0
 
     @property
     def batches(self) -> int:
-        return len(self.frames)
+        return len(self.stats)
 
-    @property
-    def observations(self) -> int:
-        return sum(f[0].height for f in self.frames)
-
-    def add(self, extracted: "ExtractedBatch") -> None:
+    def add(self, batch_no: int, extracted: "ExtractedBatch") -> None:
         from expectations.suites import document_stats
 
-        self.frames.append((extracted.extraction.observations, extracted.extraction.entities,
-                            document_stats(extracted.documents, extracted.extraction.defects)))
+        observations = extracted.extraction.observations
+        if observations.height:
+            stage_batch(self.directory, batch_no, {"observations": observations})
+            self.files.append(str(self.directory / f"observations-{batch_no:05d}.parquet"))
+        self.observations += observations.height
+        self.entities.append(extracted.extraction.entities)
+        self.stats.append(document_stats(extracted.documents, extracted.extraction.defects))
 
-    def take(self) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-        frames, self.frames = self.frames, []
+    def take(self) -> tuple[list[str], pl.DataFrame, pl.DataFrame]:
+        """(unvalidated observation files, entities, document figures) gathered since the last take."""
+        files, entities, stats = self.files, self.entities, self.stats
+        self.files, self.entities, self.stats, self.observations = [], [], [], 0
         self.flushes += 1
-        if not frames:
-            return (pl.DataFrame(schema=OBSERVATION_SCHEMA), pl.DataFrame(schema=ENTITY_SCHEMA), pl.DataFrame())
-        return tuple(pl.concat([f[i] for f in frames], how="vertical_relaxed") for i in range(3))
-
-
-def stage_batch(staging: str, batch_no: int, frames: dict[str, pl.DataFrame]) -> dict[str, int]:
-    """Write each non-empty frame to ``<staging>/<table>-<batch>.parquet``; returns rows per table."""
-    unknown = set(frames) - set(store.STAGED_TABLES)
-    if unknown:
-        raise ValueError(f"not a staged table: {sorted(unknown)}")
-    directory = Path(staging)
-    directory.mkdir(parents=True, exist_ok=True)
-    written = {}
-    for table in store.STAGED_TABLES:
-        frame = frames.get(table)
-        if frame is None or frame.height == 0:
-            written[table] = 0
-            continue
-        final = directory / f"{table}-{batch_no:05d}.parquet"
-        tmp = final.with_suffix(".parquet.tmp")
-        frame.write_parquet(tmp)
-        os.replace(tmp, final)
-        written[table] = frame.height
-    return written
+        return (files,
+                pl.concat(entities, how="vertical_relaxed") if entities else pl.DataFrame(schema=ENTITY_SCHEMA),
+                pl.concat(stats, how="vertical_relaxed") if stats else pl.DataFrame())
 
 
 def load_stage(
@@ -498,23 +436,6 @@ def thread_submitter(threads: int = EXTRACT_THREADS) -> Iterator[Runner]:
         yield lambda stage, fn, *args, **kwargs: pool.submit(run_plain, stage, fn, *args, **kwargs)
 
 
-def _warm_up_validation() -> None:
-    try:
-        from expectations.suites import warm_up
-
-        warm_up()
-    except Exception:  # noqa: BLE001 - the validate stage raises it properly
-        pass
-
-
-def start_validation_warm_up() -> None:
-    """Import GX (~5 s) and build its suites in a thread, while the first batches are extracted
-    (the run starts it once a batch has new documents, so a run with nothing new never pays for
-    it) or while Prefect's temporary server starts (the CLI). Calling it again costs nothing:
-    the suites are built once per process, under a lock."""
-    threading.Thread(target=_warm_up_validation, name="gx-warm-up", daemon=True).start()
-
-
 # --------------------------------------------------------------------------- the run
 
 
@@ -612,25 +533,20 @@ def _run_locked(settings, runner, fault, run_id, summary, started, vocabulary, s
     reasons: Counter[str] = Counter()
     expectations: Counter[str] = Counter()
     batch_results: list = []
-    pending = PendingValidation()
+    pending = PendingValidation(staging)
 
     def validate_pending(final: bool) -> None:
-        """Validate what the batches gathered, stage the clean rows and the rejects."""
+        """Validate what the batches gathered; the validate stage stages the clean rows and the rejects."""
         if not pending.batches and not final:
             return
-        observations, entities, stats = pending.take()
-        if observations.height == 0 and stats.height == 0:
+        files, entities, stats = pending.take()
+        if not files and stats.height == 0:
             return
         _fault_at(fault, "validate")
-        validated: ValidationResult = runner("validate", validate_stage, observations, entities, stats,
+        validated: ValidationResult = runner("validate", validate_stage, str(staging), files, entities, stats,
                                              vocabulary, flush_no=pending.flushes)
         batch_results.extend(validated.results)
         expectations.update(validated.expectations_failed)
-        runner("stage", stage_batch, str(staging), 100_000 + pending.flushes, {
-            "observations": validated.observations.select(list(STAGED_OBSERVATION_SCHEMA))
-            .cast(STAGED_OBSERVATION_SCHEMA),
-            "quarantine": validated.quarantine,
-        })
         reasons.update(validated.quarantine["reason"].to_list())
     try:
         known = _known_documents(settings)
@@ -648,7 +564,7 @@ def _run_locked(settings, runner, fault, run_id, summary, started, vocabulary, s
                 "entities": extracted.extraction.entities,
                 "defects": extracted.extraction.defects, "unmapped": extracted.extraction.unmapped,
             })
-            pending.add(extracted)
+            pending.add(batch_no, extracted)
             if pending.observations >= VALIDATE_EVERY_OBSERVATIONS:
                 validate_pending(final=False)
             known.ids.update(extracted.documents["document_id"].to_list())
@@ -671,11 +587,11 @@ def _run_locked(settings, runner, fault, run_id, summary, started, vocabulary, s
         for batch_no, batch in enumerate(batches):
             summary["batches"] += 1
             _fault_at(fault, "read")
-            parsed: ParsedBatch = runner("read", read_parse_stage, str(settings.inbox), batch,
+            parsed: ParsedBatch = runner("read", read_parse_stage, str(settings.inbox), BatchFiles(batch),
                                          settings.max_file_bytes, known, batch_no=batch_no)
             summary["documents_skipped"] += parsed.skipped
             if parsed.documents.height and not warming:
-                start_validation_warm_up()
+                start_validation_process()
                 warming = True
 
             _fault_at(fault, "extract")

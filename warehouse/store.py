@@ -186,6 +186,28 @@ def last_inbox_listing(con: duckdb.DuckDBPyConnection, inbox: str) -> tuple[str 
     return rows[0] if rows else None
 
 
+def stage_batch(staging: str | Path, batch_no: int, frames: dict) -> dict[str, int]:
+    """Write each non-empty (Polars) frame to ``<staging>/<table>-<batch>.parquet``, atomically;
+    returns rows per table. ``load_staged`` loads what a run staged here."""
+    unknown = set(frames) - set(STAGED_TABLES)
+    if unknown:
+        raise ValueError(f"not a staged table: {sorted(unknown)}")
+    directory = Path(staging)
+    directory.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for table in STAGED_TABLES:
+        frame = frames.get(table)
+        if frame is None or frame.height == 0:
+            written[table] = 0
+            continue
+        final = directory / f"{table}-{batch_no:05d}.parquet"
+        tmp = final.with_suffix(".parquet.tmp")
+        frame.write_parquet(tmp)
+        os.replace(tmp, final)
+        written[table] = frame.height
+    return written
+
+
 def _parquet(staging: Path, name: str) -> str | None:
     files = sorted(staging.glob(f"{name}-*.parquet"))
     if not files:

@@ -1,0 +1,110 @@
+"""The validation process (flows/validation.py): GX runs in a child process of its own.
+
+What the run loads must not depend on where GX ran; the run's own process must not import
+GX; a child that dies fails the run cleanly, and the next run starts a fresh one.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import polars as pl
+import pytest
+
+from conftest import GOOD_FILES, MAX_FILE_BYTES, ROOT, query, table_counts
+from flows import validation
+from flows.pipeline import PipelineFailed, run_pipeline
+from flows.settings import Settings
+from transforms.vocabulary import load_vocabulary
+
+IMPLAUSIBLE = "2024年上半年，重庆高新区规模以上工业增加值同比增长950%，固定资产投资同比增长4.2%。\n"
+
+
+def _settings(inbox, warehouse) -> Settings:
+    return Settings(warehouse=warehouse, inbox=inbox, max_file_bytes=MAX_FILE_BYTES, batch_documents=2)
+
+
+def _loaded(warehouse) -> dict[str, list[tuple]]:
+    return {
+        "facts": query(warehouse, "SELECT observation_id, value, dq_flags FROM fact_observation ORDER BY 1"),
+        "quarantine": query(warehouse, "SELECT stage, document_id, reason, detail FROM quarantine ORDER BY ALL"),
+        "results": query(warehouse, "SELECT suite, expectation, severity, success, unexpected_count, fingerprint "
+                                    "FROM dq_results ORDER BY ALL"),
+    }
+
+
+def test_runs_load_the_same_rows_whether_gx_runs_here_or_in_the_validation_process(inbox, tmp_path, monkeypatch):
+    (inbox / "implausible.txt").write_text(IMPLAUSIBLE, encoding="utf-8")
+    validation.stop_validation_process()
+    monkeypatch.setattr(validation, "_ENABLED", False)
+    here = run_pipeline(_settings(inbox, tmp_path / "here.duckdb"))
+    assert not validation._PROCESS
+
+    monkeypatch.setattr(validation, "_ENABLED", True)
+    validation.start_validation_process()
+    child = validation._PROCESS[0].process
+    there = run_pipeline(_settings(inbox, tmp_path / "there.duckdb"))
+    assert validation._PROCESS and validation._PROCESS[0].process is child and child.poll() is None
+
+    assert here["status"] == there["status"] == "success"
+    loaded = _loaded(tmp_path / "here.duckdb")
+    assert loaded == _loaded(tmp_path / "there.duckdb")
+    assert loaded["facts"] and any(row[0] == "validation" for row in loaded["quarantine"])
+    assert any(not row[3] for row in loaded["results"])   # some expectation failed, the same way
+
+
+def test_a_script_without_a_main_guard_runs_without_importing_gx(inbox, tmp_path):
+    """multiprocessing's spawn would re-run such a script in the child; ``python -c`` does not."""
+    script = tmp_path / "run_it.py"
+    script.write_text(textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        from flows.pipeline import run_pipeline
+        from flows.settings import Settings
+        summary = run_pipeline(Settings(warehouse=Path({str(tmp_path / 'wh.duckdb')!r}),
+                                        inbox=Path({str(inbox)!r}), max_file_bytes={MAX_FILE_BYTES}))
+        print(summary["status"], summary["documents_new"], "great_expectations" in sys.modules)
+    """), encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZONEFACTS_")}
+    done = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["success", str(len(GOOD_FILES)), "False"]
+
+
+def test_an_error_in_the_validation_process_arrives_with_its_traceback_and_the_process_stays_usable(tmp_path):
+    validation.start_validation_process()
+    missing = str(tmp_path / "missing.parquet")
+    empty_entities = pl.DataFrame(schema={"name": pl.String, "entity_type": pl.String, "parent": pl.String,
+                                          "aliases": pl.List(pl.String)})
+    with pytest.raises(FileNotFoundError) as raised:
+        validation.validate_stage(str(tmp_path), [missing], empty_entities, pl.DataFrame(), load_vocabulary())
+    assert isinstance(raised.value.__cause__, validation.RemoteTraceback)
+    assert "_validate" in str(raised.value.__cause__)
+    assert validation._PROCESS and not validation._PROCESS[0].broken
+    result = validation.validate_stage(str(tmp_path / "staging"), [], empty_entities, pl.DataFrame(),
+                                       load_vocabulary())
+    assert result.observations == 0 and result.quarantine.height == 0
+
+
+def test_a_validation_process_that_dies_fails_the_run_and_the_next_run_loads(inbox, warehouse):
+    validation.start_validation_process()
+    dead = validation._PROCESS[0].process
+    os.kill(dead.pid, signal.SIGKILL)
+    dead.wait(10)
+
+    with pytest.raises(PipelineFailed) as failed:
+        run_pipeline(_settings(inbox, warehouse))
+    assert "ValidationProcessDied" in failed.value.summary["error"]
+    counts = table_counts(warehouse)   # the failure is recorded, nothing else is published
+    assert (counts["documents"], counts["fact_observation"], counts["quarantine"]) == (0, 0, 0)
+    assert query(warehouse, "SELECT status FROM pipeline_runs") == [("failed",)]
+    assert not validation._PROCESS   # the dead one is let go
+
+    summary = run_pipeline(_settings(inbox, warehouse))
+    assert summary["status"] == "success"
+    assert summary["documents_new"] == len(GOOD_FILES)
+    assert validation._PROCESS and validation._PROCESS[0].process.pid != dead.pid
