@@ -143,7 +143,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             return EXIT_OK
 
     if not args.rescan:
-        from flows.validation import start_validation_process
+        from flows.validation_process import start_validation_process
 
         # GX imports in its own process while this one imports Prefect (and its temporary server
         # starts): ~6 s of the other core instead of this one's. A rescan usually finds nothing

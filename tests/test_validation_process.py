@@ -1,4 +1,4 @@
-"""The validation process (flows/validation.py): GX runs in a child process of its own.
+"""The validation process (flows/validation_process.py): GX runs in a child process of its own.
 
 What the run loads must not depend on where GX ran; the run's own process must not import
 GX; a child that dies fails the run cleanly, and the next run starts a fresh one.
@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 
 from conftest import GOOD_FILES, MAX_FILE_BYTES, ROOT, query, table_counts
-from flows import validation
+from flows import validation, validation_process
 from flows.pipeline import PipelineFailed, run_pipeline
 from flows.settings import Settings
 from transforms.vocabulary import load_vocabulary
@@ -39,15 +39,15 @@ def _loaded(warehouse) -> dict[str, list[tuple]]:
 def test_runs_load_the_same_rows_whether_gx_runs_here_or_in_the_validation_process(inbox, tmp_path, monkeypatch):
     (inbox / "implausible.txt").write_text(IMPLAUSIBLE, encoding="utf-8")
     validation.stop_validation_process()
-    monkeypatch.setattr(validation, "_ENABLED", False)
+    monkeypatch.setattr(validation_process, "_ENABLED", False)
     here = run_pipeline(_settings(inbox, tmp_path / "here.duckdb"))
-    assert not validation._PROCESS
+    assert not validation_process._PROCESS
 
-    monkeypatch.setattr(validation, "_ENABLED", True)
+    monkeypatch.setattr(validation_process, "_ENABLED", True)
     validation.start_validation_process()
-    child = validation._PROCESS[0].process
+    child = validation_process._PROCESS[0].process
     there = run_pipeline(_settings(inbox, tmp_path / "there.duckdb"))
-    assert validation._PROCESS and validation._PROCESS[0].process is child and child.poll() is None
+    assert validation_process._PROCESS and validation_process._PROCESS[0].process is child and child.poll() is None
 
     assert here["status"] == there["status"] == "success"
     loaded = _loaded(tmp_path / "here.duckdb")
@@ -84,7 +84,7 @@ def test_an_error_in_the_validation_process_arrives_with_its_traceback_and_the_p
         validation.validate_stage(str(tmp_path), [missing], empty_entities, pl.DataFrame(), load_vocabulary())
     assert isinstance(raised.value.__cause__, validation.RemoteTraceback)
     assert "_validate" in str(raised.value.__cause__)
-    assert validation._PROCESS and not validation._PROCESS[0].broken
+    assert validation_process._PROCESS and not validation_process._PROCESS[0].broken
     result = validation.validate_stage(str(tmp_path / "staging"), [], empty_entities, pl.DataFrame(),
                                        load_vocabulary())
     assert result.observations == 0 and result.quarantine.height == 0
@@ -92,7 +92,7 @@ def test_an_error_in_the_validation_process_arrives_with_its_traceback_and_the_p
 
 def test_a_validation_process_that_dies_fails_the_run_and_the_next_run_loads(inbox, warehouse):
     validation.start_validation_process()
-    dead = validation._PROCESS[0].process
+    dead = validation_process._PROCESS[0].process
     os.kill(dead.pid, signal.SIGKILL)
     dead.wait(10)
 
@@ -102,9 +102,9 @@ def test_a_validation_process_that_dies_fails_the_run_and_the_next_run_loads(inb
     counts = table_counts(warehouse)   # the failure is recorded, nothing else is published
     assert (counts["documents"], counts["fact_observation"], counts["quarantine"]) == (0, 0, 0)
     assert query(warehouse, "SELECT status FROM pipeline_runs") == [("failed",)]
-    assert not validation._PROCESS   # the dead one is let go
+    assert not validation_process._PROCESS   # the dead one is let go
 
     summary = run_pipeline(_settings(inbox, warehouse))
     assert summary["status"] == "success"
     assert summary["documents_new"] == len(GOOD_FILES)
-    assert validation._PROCESS and validation._PROCESS[0].process.pid != dead.pid
+    assert validation_process._PROCESS and validation_process._PROCESS[0].process.pid != dead.pid

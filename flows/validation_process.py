@@ -1,0 +1,175 @@
+"""The validation process: a child that imports Great Expectations once and runs the
+validate and quality stages (flows/validation.py) for the runs of this process.
+
+Importing GX is ~6 s of pure-Python work under the GIL. Done in the run's own process it
+stalls reading and extraction for that long; a child imports it on the other core while
+this process imports Prefect and extracts. Standard library only, so that ``zonefacts run``
+can start the child before it imports anything heavy.
+"""
+from __future__ import annotations
+
+import atexit
+import importlib
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+# ZONEFACTS_VALIDATION_PROCESS=0 keeps GX in the run's own process (one process to debug).
+_ENABLED = os.environ.get("ZONEFACTS_VALIDATION_PROCESS", "1") != "0"
+
+
+class ValidationProcessDied(RuntimeError):
+    """The validation process exited under a stage (killed, out of memory)."""
+
+
+class RemoteTraceback(Exception):
+    """The traceback of an exception raised in the validation process (its ``__cause__``)."""
+
+
+class _ValidationProcess:
+    """A ``python -c`` child that imports GX at once, then runs stages sent as pickles over a
+    pipe pair. Not ``multiprocessing``: its spawn re-imports the caller's ``__main__``, which
+    breaks scripts without a main guard."""
+
+    def __init__(self) -> None:
+        request_r, request_w = os.pipe()
+        response_r, response_w = os.pipe()
+        code = ("import sys, json; sys.path[:] = json.loads(sys.argv[3]); "
+                "from flows.validation_process import _serve; _serve(int(sys.argv[1]), int(sys.argv[2]))")
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", code, str(request_r), str(response_w), json.dumps(sys.path)],
+                pass_fds=(request_r, response_w), stdin=subprocess.DEVNULL)
+        finally:
+            os.close(request_r)
+            os.close(response_w)
+        self.requests = os.fdopen(request_w, "wb")
+        self.responses = os.fdopen(response_r, "rb")
+        self.lock = threading.Lock()
+        self.broken = False
+
+    def call(self, name: str, *args: Any) -> Any:
+        """Run the function ``name`` ("module:qualname") there with ``args``; its result or its exception."""
+        # pickled before the pipe is touched: an argument that does not pickle leaves it in step
+        request = pickle.dumps((name, args), protocol=pickle.HIGHEST_PROTOCOL)
+        with self.lock:
+            if self.broken:
+                raise ValidationProcessDied("the validation process was abandoned after an interrupted call")
+            try:
+                self.requests.write(request)
+                self.requests.flush()
+                ok, value = pickle.load(self.responses)
+            except (OSError, EOFError, pickle.UnpicklingError) as exc:
+                self.broken = True
+                code = self.process.poll()
+                raise ValidationProcessDied(
+                    f"the validation process died during {name} (exit status {code}): {exc!r}") from None
+            except BaseException:
+                self.broken = True   # interrupted mid-exchange: its answer would be taken for the next call's
+                raise
+        if ok:
+            return value
+        exc, remote = value
+        exc.__cause__ = RemoteTraceback(remote)
+        raise exc
+
+    def stop(self) -> None:
+        for stream in (self.requests, self.responses):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        # idle, or still importing GX: nothing to finish, so no need to wait for a clean exit
+        self.process.terminate()
+        try:
+            self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _serve(request_fd: int, response_fd: int) -> None:
+    """The validation process: import GX, then answer requests until the pipe closes."""
+    requests, responses = os.fdopen(request_fd, "rb"), os.fdopen(response_fd, "wb")
+    # Ctrl-C reaches the whole process group: the run decides, and stops this process
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        import flows.validation  # noqa: F401 - the stages
+        from expectations.suites import warm_up
+
+        warm_up()
+    except Exception:  # noqa: BLE001 - the first stage raises it, with its traceback
+        pass
+    while True:
+        try:
+            name, args = pickle.load(requests)
+        except EOFError:
+            os._exit(0)   # the run is over (or died); nothing here to tear down
+        try:
+            module, _, qualname = name.partition(":")
+            fn = importlib.import_module(module)
+            for part in qualname.split("."):
+                fn = getattr(fn, part)
+            reply = pickle.dumps((True, fn(*args)), protocol=pickle.HIGHEST_PROTOCOL)
+        except BaseException as exc:  # noqa: BLE001 - sent back and raised in the run
+            remote = traceback.format_exc()
+            try:
+                reply = pickle.dumps((False, (exc, remote)), protocol=pickle.HIGHEST_PROTOCOL)
+            except Exception:  # noqa: BLE001 - an exception that does not pickle travels as text
+                reply = pickle.dumps((False, (RuntimeError(f"{type(exc).__name__}: {exc}"), remote)))
+        try:
+            responses.write(reply)
+            responses.flush()
+        except OSError:
+            os._exit(0)   # the run died while this answered it
+
+
+_LOCK = threading.Lock()
+_PROCESS: list[_ValidationProcess] = []
+_STOP_AT_EXIT: list[bool] = []
+
+
+def start_validation_process() -> None:
+    """Start the validation process and have it import GX now; a no-op when it runs already
+    (one per process, reused by every later run: ``zonefacts serve`` pays the import once)."""
+    if not _ENABLED:
+        return
+    with _LOCK:
+        if _PROCESS:
+            return
+        _PROCESS.append(_ValidationProcess())
+        if not _STOP_AT_EXIT:
+            atexit.register(stop_validation_process)
+            _STOP_AT_EXIT.append(True)
+
+
+def stop_validation_process() -> None:
+    """Stop it now, even mid-import (a run that exits early must not wait ~6 s for GX)."""
+    with _LOCK:
+        process = _PROCESS.pop() if _PROCESS else None
+    if process is not None:
+        process.stop()
+
+
+def run_in_validation_process(fn: Callable, *args: Any) -> Any:
+    """``fn(*args)`` in the validation process when it is started, else here. ``fn`` must be a
+    module-level function; its arguments and result travel as pickles."""
+    with _LOCK:
+        process = _PROCESS[0] if _PROCESS else None
+    if process is None:
+        return fn(*args)
+    try:
+        return process.call(f"{fn.__module__}:{fn.__qualname__}", *args)
+    finally:
+        if process.broken:
+            with _LOCK:   # the next run (serve) starts a fresh one
+                if _PROCESS and _PROCESS[0] is process:
+                    _PROCESS.clear()
+            process.stop()
