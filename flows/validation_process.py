@@ -80,7 +80,7 @@ class _ValidationProcess:
         exc.__cause__ = RemoteTraceback(remote)
         raise exc
 
-    def stop(self) -> None:
+    def stop(self, wait: bool = True) -> None:
         for stream in (self.requests, self.responses):
             try:
                 stream.close()
@@ -88,6 +88,8 @@ class _ValidationProcess:
                 pass
         # idle, or still importing GX: nothing to finish, so no need to wait for a clean exit
         self.process.terminate()
+        if not wait:
+            return
         try:
             self.process.wait(5)
         except subprocess.TimeoutExpired:
@@ -146,16 +148,17 @@ def start_validation_process() -> None:
             return
         _PROCESS.append(_ValidationProcess())
         if not _STOP_AT_EXIT:
-            atexit.register(stop_validation_process)
+            # at exit, not waiting for it: a process of a GB takes ~0.2 s to be torn down
+            atexit.register(stop_validation_process, wait=False)
             _STOP_AT_EXIT.append(True)
 
 
-def stop_validation_process() -> None:
+def stop_validation_process(wait: bool = True) -> None:
     """Stop it now, even mid-import (a run that exits early must not wait ~6 s for GX)."""
     with _LOCK:
         process = _PROCESS.pop() if _PROCESS else None
     if process is not None:
-        process.stop()
+        process.stop(wait=wait)
 
 
 def run_in_validation_process(fn: Callable, *args: Any) -> Any:
