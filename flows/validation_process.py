@@ -47,6 +47,10 @@ class _ValidationProcess:
             self.process = subprocess.Popen(
                 [sys.executable, "-c", code, str(request_r), str(response_w), json.dumps(sys.path)],
                 pass_fds=(request_r, response_w), stdin=subprocess.DEVNULL)
+        except BaseException:
+            os.close(request_w)
+            os.close(response_r)
+            raise
         finally:
             os.close(request_r)
             os.close(response_w)
@@ -146,7 +150,11 @@ def start_validation_process() -> None:
     with _LOCK:
         if _PROCESS:
             return
-        _PROCESS.append(_ValidationProcess())
+        try:
+            _PROCESS.append(_ValidationProcess())
+        except OSError as exc:   # no process to be had (fd or process limits): validate here
+            sys.stderr.write(f"zonefacts: could not start the validation process ({exc}); validating in this one\n")
+            return
         if not _STOP_AT_EXIT:
             # at exit, not waiting for it: a process of a GB takes ~0.2 s to be torn down
             atexit.register(stop_validation_process, wait=False)

@@ -108,3 +108,16 @@ def test_a_validation_process_that_dies_fails_the_run_and_the_next_run_loads(inb
     assert summary["status"] == "success"
     assert summary["documents_new"] == len(GOOD_FILES)
     assert validation_process._PROCESS and validation_process._PROCESS[0].process.pid != dead.pid
+
+
+def test_without_a_validation_process_the_stages_run_here(monkeypatch, capsys):
+    validation_process.stop_validation_process()
+
+    def no_process(*args, **kwargs):
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(validation_process.subprocess, "Popen", no_process)
+    validation_process.start_validation_process()
+    assert not validation_process._PROCESS
+    assert "could not start the validation process" in capsys.readouterr().err
+    assert validation_process.run_in_validation_process(len, [1, 2, 3]) == 3
