@@ -50,7 +50,7 @@ def is_sidecar(name: str) -> bool:
 
 def sidecar_path(path: Path) -> Path:
     """``dir/report.txt`` → ``dir/report.meta.json``."""
-    return path.with_name(path.stem + SIDECAR_SUFFIX)
+    return Path(_sidecar_of(str(path)))
 
 
 def discover(inbox: Path, max_bytes: int | None = None) -> list[Path]:
@@ -232,7 +232,8 @@ def _locate(inbox: Path, root: str, p: str | Path) -> tuple[str, str]:
 
 
 def _sidecar_of(full: str) -> str:
-    """``sidecar_path`` over a string path."""
+    """``sidecar_path`` over a string path (the stem is the name up to its last suffix, as
+    ``Path.stem``)."""
     cut = full.rfind("/") + 1
     name = full[cut:]
     dot = name.rfind(".")

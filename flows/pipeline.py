@@ -50,8 +50,8 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.inbox import discover_paths, file_batches, listing_fingerprint, listing_salt, read_raw_files, stat_listing
 from flows.progress import Progress
 from flows.settings import DEFAULT_MAX_FILE_BYTES, Settings, load_settings
-from flows.validation import (QUARANTINE_STAGED_SCHEMA, ValidationResult, quality_stage,
-                              start_validation_process, validate_stage)
+from flows.validation import QUARANTINE_STAGED_SCHEMA, ValidationResult, quality_stage, validate_stage
+from flows.validation_process import start_validation_process
 from transforms.documents import parse_documents
 from transforms.extract import (DEFECT_SCHEMA, ENTITY_SCHEMA, EXTRACTOR_VERSION, OBSERVATION_SCHEMA,
                                 UNMAPPED_SCHEMA, Extraction, extract)
@@ -304,7 +304,7 @@ class PendingValidation:
         observations = extracted.extraction.observations
         if observations.height:
             stage_batch(self.directory, batch_no, {"observations": observations})
-            self.files.append(str(self.directory / f"observations-{batch_no:05d}.parquet"))
+            self.files.append(str(store.staged_file(self.directory, "observations", batch_no)))
         self.observations += observations.height
         self.entities.append(extracted.extraction.entities)
         self.stats.append(document_stats(extracted.documents, extracted.extraction.defects))
@@ -579,7 +579,7 @@ def _run_locked(settings, runner, fault, run_id, summary, started, vocabulary, s
                      parsed.skipped)
             bar.update(batch_no + 1, files_done[batch_no])
 
-        warming = False
+        validation_started = False
         in_flight: deque = deque()   # (batch_no, batch, parsed, future) when extraction is submitted
         batches = file_batches(listed, settings.batch_documents, settings.max_file_bytes, BATCH_MAX_BYTES)
         files_done = list(accumulate(len(b) for b in batches))
@@ -590,9 +590,9 @@ def _run_locked(settings, runner, fault, run_id, summary, started, vocabulary, s
             parsed: ParsedBatch = runner("read", read_parse_stage, str(settings.inbox), BatchFiles(batch),
                                          settings.max_file_bytes, known, batch_no=batch_no)
             summary["documents_skipped"] += parsed.skipped
-            if parsed.documents.height and not warming:
+            if parsed.documents.height and not validation_started:
                 start_validation_process()
-                warming = True
+                validation_started = True
 
             _fault_at(fault, "extract")
             if submit is None:

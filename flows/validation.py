@@ -1,4 +1,4 @@
-"""The validate and quality stages, and the process Great Expectations runs in.
+"""The validate and quality stages: the GX suites before and after the load.
 
 observations → validated facts (``validate_stage``: the batch suites, rejects to the
 quarantine) and warehouse → alerts (``quality_stage``: the warehouse suite, Data Docs,
@@ -18,8 +18,7 @@ import polars as pl
 
 from flows.alerts import send_alerts
 from flows.settings import AlertSettings
-from flows.validation_process import (RemoteTraceback, ValidationProcessDied, run_in_validation_process,
-                                      start_validation_process, stop_validation_process)
+from flows.validation_process import run_in_validation_process
 from transforms.extract import OBSERVATION_SCHEMA
 from transforms.vocabulary import Vocabulary
 from warehouse import store
@@ -56,8 +55,8 @@ def validate_stage(staging: str, observation_files: list[str], entities: pl.Data
     to the quarantine, warning-severity ones stay on the rows as ``dq_flags``; both are staged for
     the load, and the unvalidated files removed. GX has a fixed cost per validation, so a run
     validates once, or once per ``VALIDATE_EVERY_OBSERVATIONS`` rows, not once per batch."""
-    return run_in_validation_process(_validate, staging, observation_files, entities, document_stats, vocabulary,
-                                  flush_no)
+    return run_in_validation_process(_validate, staging, observation_files, entities, document_stats,
+                                     vocabulary, flush_no)
 
 
 def _validate(staging: str, observation_files: list[str], entities: pl.DataFrame, document_stats: pl.DataFrame,
@@ -85,7 +84,7 @@ def quality_stage(work: str, warehouse: str, run_id: str, batch_results: list, d
     """After the load: the warehouse suite, Data Docs, alerts for new failures, and the
     results in dq_runs/dq_results. A failing channel or renderer is recorded, never raised."""
     return run_in_validation_process(_quality, work, warehouse, run_id, batch_results, data_docs_dir,
-                                  alert_settings, started_at)
+                                     alert_settings, started_at)
 
 
 def _quality(work: str, warehouse: str, run_id: str, batch_results: list, data_docs_dir: str,
@@ -122,7 +121,3 @@ def _quality(work: str, warehouse: str, run_id: str, batch_results: list, data_d
         "data_docs": docs, "alerts_sent": len(outcome.sent), "alert_errors": list(outcome.errors),
     }
 
-
-__all__ = ["QUARANTINE_STAGED_SCHEMA", "STAGED_OBSERVATION_SCHEMA", "RemoteTraceback", "ValidationProcessDied",
-           "ValidationResult", "quality_stage", "start_validation_process", "stop_validation_process",
-           "validate_stage"]

@@ -138,42 +138,43 @@ def _serve(request_fd: int, response_fd: int) -> None:
 
 
 _LOCK = threading.Lock()
-_PROCESS: list[_ValidationProcess] = []
-_STOP_AT_EXIT: list[bool] = []
+_PROCESS: _ValidationProcess | None = None
 
 
 def start_validation_process() -> None:
     """Start the validation process and have it import GX now; a no-op when it runs already
     (one per process, reused by every later run: ``zonefacts serve`` pays the import once)."""
+    global _PROCESS
     if not _ENABLED:
         return
     with _LOCK:
-        if _PROCESS:
+        if _PROCESS is not None:
             return
         try:
-            _PROCESS.append(_ValidationProcess())
+            _PROCESS = _ValidationProcess()
         except OSError as exc:   # no process to be had (fd or process limits): validate here
             sys.stderr.write(f"zonefacts: could not start the validation process ({exc}); validating in this one\n")
-            return
-        if not _STOP_AT_EXIT:
-            # at exit, not waiting for it: a process of a GB takes ~0.2 s to be torn down
-            atexit.register(stop_validation_process, wait=False)
-            _STOP_AT_EXIT.append(True)
 
 
 def stop_validation_process(wait: bool = True) -> None:
     """Stop it now, even mid-import (a run that exits early must not wait ~6 s for GX)."""
+    global _PROCESS
     with _LOCK:
-        process = _PROCESS.pop() if _PROCESS else None
+        process, _PROCESS = _PROCESS, None
     if process is not None:
         process.stop(wait=wait)
+
+
+# at exit, not waiting for it: a process of a GB takes ~0.2 s to be torn down
+atexit.register(stop_validation_process, wait=False)
 
 
 def run_in_validation_process(fn: Callable, *args: Any) -> Any:
     """``fn(*args)`` in the validation process when it is started, else here. ``fn`` must be a
     module-level function; its arguments and result travel as pickles."""
+    global _PROCESS
     with _LOCK:
-        process = _PROCESS[0] if _PROCESS else None
+        process = _PROCESS
     if process is None:
         return fn(*args)
     try:
@@ -181,6 +182,6 @@ def run_in_validation_process(fn: Callable, *args: Any) -> Any:
     finally:
         if process.broken:
             with _LOCK:   # the next run (serve) starts a fresh one
-                if _PROCESS and _PROCESS[0] is process:
-                    _PROCESS.clear()
+                if _PROCESS is process:
+                    _PROCESS = None
             process.stop()

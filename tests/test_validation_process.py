@@ -38,16 +38,17 @@ def _loaded(warehouse) -> dict[str, list[tuple]]:
 
 def test_runs_load_the_same_rows_whether_gx_runs_here_or_in_the_validation_process(inbox, tmp_path, monkeypatch):
     (inbox / "implausible.txt").write_text(IMPLAUSIBLE, encoding="utf-8")
-    validation.stop_validation_process()
+    validation_process.stop_validation_process()
     monkeypatch.setattr(validation_process, "_ENABLED", False)
     here = run_pipeline(_settings(inbox, tmp_path / "here.duckdb"))
-    assert not validation_process._PROCESS
+    assert validation_process._PROCESS is None
 
     monkeypatch.setattr(validation_process, "_ENABLED", True)
-    validation.start_validation_process()
-    child = validation_process._PROCESS[0].process
+    validation_process.start_validation_process()
+    child = validation_process._PROCESS.process
     there = run_pipeline(_settings(inbox, tmp_path / "there.duckdb"))
-    assert validation_process._PROCESS and validation_process._PROCESS[0].process is child and child.poll() is None
+    running = validation_process._PROCESS
+    assert running is not None and running.process is child and child.poll() is None
 
     assert here["status"] == there["status"] == "success"
     loaded = _loaded(tmp_path / "here.duckdb")
@@ -76,23 +77,23 @@ def test_a_script_without_a_main_guard_runs_without_importing_gx(inbox, tmp_path
 
 
 def test_an_error_in_the_validation_process_arrives_with_its_traceback_and_the_process_stays_usable(tmp_path):
-    validation.start_validation_process()
+    validation_process.start_validation_process()
     missing = str(tmp_path / "missing.parquet")
     empty_entities = pl.DataFrame(schema={"name": pl.String, "entity_type": pl.String, "parent": pl.String,
                                           "aliases": pl.List(pl.String)})
     with pytest.raises(FileNotFoundError) as raised:
         validation.validate_stage(str(tmp_path), [missing], empty_entities, pl.DataFrame(), load_vocabulary())
-    assert isinstance(raised.value.__cause__, validation.RemoteTraceback)
+    assert isinstance(raised.value.__cause__, validation_process.RemoteTraceback)
     assert "_validate" in str(raised.value.__cause__)
-    assert validation_process._PROCESS and not validation_process._PROCESS[0].broken
+    assert validation_process._PROCESS is not None and not validation_process._PROCESS.broken
     result = validation.validate_stage(str(tmp_path / "staging"), [], empty_entities, pl.DataFrame(),
                                        load_vocabulary())
     assert result.observations == 0 and result.quarantine.height == 0
 
 
 def test_a_validation_process_that_dies_fails_the_run_and_the_next_run_loads(inbox, warehouse):
-    validation.start_validation_process()
-    dead = validation_process._PROCESS[0].process
+    validation_process.start_validation_process()
+    dead = validation_process._PROCESS.process
     os.kill(dead.pid, signal.SIGKILL)
     dead.wait(10)
 
@@ -102,12 +103,12 @@ def test_a_validation_process_that_dies_fails_the_run_and_the_next_run_loads(inb
     counts = table_counts(warehouse)   # the failure is recorded, nothing else is published
     assert (counts["documents"], counts["fact_observation"], counts["quarantine"]) == (0, 0, 0)
     assert query(warehouse, "SELECT status FROM pipeline_runs") == [("failed",)]
-    assert not validation_process._PROCESS   # the dead one is let go
+    assert validation_process._PROCESS is None   # the dead one is let go
 
     summary = run_pipeline(_settings(inbox, warehouse))
     assert summary["status"] == "success"
     assert summary["documents_new"] == len(GOOD_FILES)
-    assert validation_process._PROCESS and validation_process._PROCESS[0].process.pid != dead.pid
+    assert validation_process._PROCESS is not None and validation_process._PROCESS.process.pid != dead.pid
 
 
 def test_without_a_validation_process_the_stages_run_here(monkeypatch, capsys):
@@ -118,6 +119,6 @@ def test_without_a_validation_process_the_stages_run_here(monkeypatch, capsys):
 
     monkeypatch.setattr(validation_process.subprocess, "Popen", no_process)
     validation_process.start_validation_process()
-    assert not validation_process._PROCESS
+    assert validation_process._PROCESS is None
     assert "could not start the validation process" in capsys.readouterr().err
     assert validation_process.run_in_validation_process(len, [1, 2, 3]) == 3

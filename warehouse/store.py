@@ -186,6 +186,11 @@ def last_inbox_listing(con: duckdb.DuckDBPyConnection, inbox: str) -> tuple[str 
     return rows[0] if rows else None
 
 
+def staged_file(staging: str | Path, table: str, batch_no: int) -> Path:
+    """Where ``stage_batch`` writes ``table`` of batch ``batch_no``."""
+    return Path(staging) / f"{table}-{batch_no:05d}.parquet"
+
+
 def stage_batch(staging: str | Path, batch_no: int, frames: dict) -> dict[str, int]:
     """Write each non-empty (Polars) frame to ``<staging>/<table>-<batch>.parquet``, atomically;
     returns rows per table. ``load_staged`` loads what a run staged here."""
@@ -200,7 +205,7 @@ def stage_batch(staging: str | Path, batch_no: int, frames: dict) -> dict[str, i
         if frame is None or frame.height == 0:
             written[table] = 0
             continue
-        final = directory / f"{table}-{batch_no:05d}.parquet"
+        final = staged_file(directory, table, batch_no)
         tmp = final.with_suffix(".parquet.tmp")
         frame.write_parquet(tmp)
         os.replace(tmp, final)
