@@ -44,7 +44,7 @@ def latest_version() -> int:
 
 def current_version(con: duckdb.DuckDBPyConnection) -> int:
     exists = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'schema_migrations'"
     ).fetchall()[0][0]
     if not exists:
         return 0
