@@ -32,6 +32,7 @@ from typing import Any
 
 import polars as pl
 
+from expectations.gx_import import import_gx
 from expectations.ranges import IMPLIED_BENCHMARK, RANGE_MEASURES, load_ranges, range_name, resolve
 from expectations.results import ERROR, SAMPLE_SIZE, WARNING, ExpectationResult, fingerprint, merge_results
 from transforms.extract import OBSERVATION_SCHEMA
@@ -109,7 +110,7 @@ _CONTEXT: list[tuple[Any, Any]] = []
 
 
 def _make_context() -> tuple[Any, Any]:
-    import great_expectations as gx
+    gx = import_gx()
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
     # GX logs a temporary docs folder at INFO on every context it makes (its module sets
@@ -288,7 +289,7 @@ def _suite(gx_name: str) -> tuple[Any, tuple[Check, ...]]:
 
 
 def _build_suite(gx_name: str) -> tuple[Any, tuple[Check, ...]]:
-    import great_expectations as gx
+    gx = import_gx()
 
     context, _ = _gx()
     checks = tuple(_BUILDERS[gx_name]())
@@ -976,7 +977,7 @@ def build_data_docs(results_by_suite: Mapping[str, Sequence[ExpectationResult]],
 
     Every string of the results is HTML-escaped first: evidence is article text, and GX's
     renderer writes values into the page unescaped."""
-    import great_expectations as gx
+    gx = import_gx()
     from great_expectations.core.expectation_validation_result import ExpectationSuiteValidationResultSchema
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (

@@ -1,0 +1,46 @@
+"""Importing Great Expectations without the modules zonefacts never calls into.
+
+``import great_expectations`` imports every core expectation, and one of them (KL divergence)
+imports ``scipy.stats`` and ``altair`` at module level for its statistics and charts: ~2 s of
+the ~6 s import, for code no zonefacts suite runs. Those modules stand in as
+``DeferredModule`` until an attribute of theirs is first read, which imports the real one.
+"""
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import Any
+
+# Imported by GX at its own import, used only by expectations and renderers zonefacts does not use.
+DEFERRED_BY_GX = ("scipy.stats", "altair")
+
+
+class DeferredModule(types.ModuleType):
+    """Stands in for the module ``name`` in ``sys.modules``; the first attribute read imports
+    the real module, puts it in ``sys.modules`` and reads the attribute from it."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        # no spec: the import system then treats it as a loaded module, not one being imported
+        self.__spec__ = None
+
+    def __getattr__(self, attribute: str) -> Any:
+        if sys.modules.get(self.__name__) is self:
+            del sys.modules[self.__name__]
+        return getattr(importlib.import_module(self.__name__), attribute)
+
+
+def defer(names: tuple[str, ...]) -> None:
+    """Stand in for each of ``names`` not imported yet."""
+    for name in names:
+        sys.modules.setdefault(name, DeferredModule(name))
+
+
+def import_gx() -> types.ModuleType:
+    """``great_expectations``, imported with ``DEFERRED_BY_GX`` standing in if it is not imported yet."""
+    if "great_expectations" not in sys.modules:
+        defer(DEFERRED_BY_GX)
+    import great_expectations
+
+    return great_expectations

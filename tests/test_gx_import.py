@@ -1,0 +1,44 @@
+"""expectations/gx_import.py: GX imports with scipy.stats and altair standing in until first use."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+from conftest import ROOT
+
+
+def test_gx_imports_without_scipy_stats_and_altair_and_they_load_on_first_use():
+    script = textwrap.dedent("""
+        import sys
+        from expectations.suites import warm_up
+        warm_up()   # GX, its context and every zonefacts suite
+        deferred = {name: type(sys.modules[name]).__name__ for name in ("scipy.stats", "altair")}
+        assert deferred == {"scipy.stats": "DeferredModule", "altair": "DeferredModule"}, deferred
+
+        # GX's own user of them still works: the first attribute read imports the real module
+        from great_expectations.expectations.core import expect_column_kl_divergence_to_be_less_than as kl
+        assert abs(kl.stats.entropy([0.5, 0.5], [0.9, 0.1]) - 0.5108256) < 1e-6
+        assert type(sys.modules["scipy.stats"]).__name__ == "module"
+        assert kl.alt.Chart.__name__ == "Chart" and type(sys.modules["altair"]).__name__ == "module"
+        print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "ok"
+
+
+def test_a_module_imported_before_gx_is_left_alone():
+    script = textwrap.dedent("""
+        import sys
+        import scipy.stats
+        real = sys.modules["scipy.stats"]
+        from expectations.gx_import import import_gx
+        import_gx()
+        assert sys.modules["scipy.stats"] is real
+        assert type(sys.modules["altair"]).__name__ == "DeferredModule"
+        print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "ok"
