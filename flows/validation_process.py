@@ -24,9 +24,6 @@ from typing import Any
 # ZONEFACTS_VALIDATION_PROCESS=0 keeps GX in the run's own process (one process to debug).
 _ENABLED = os.environ.get("ZONEFACTS_VALIDATION_PROCESS", "1") != "0"
 
-# The validation process's nice(2) increment (see _serve).
-NICENESS = 10
-
 
 class ValidationProcessDied(RuntimeError):
     """The validation process exited under a stage (killed, out of memory)."""
@@ -109,10 +106,6 @@ def _serve(request_fd: int, response_fd: int) -> None:
     requests, responses = os.fdopen(request_fd, "rb"), os.fdopen(response_fd, "wb")
     # Ctrl-C reaches the whole process group: the run decides, and stops this process
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    # GX's import is CPU that nothing waits for until the first stage: at a lower priority it
-    # takes the cycles that reading and extraction leave, instead of slowing them. The stages
-    # themselves run while the run waits for them, so the priority costs them nothing then.
-    os.nice(NICENESS)
     try:
         import flows.validation  # noqa: F401 - the stages
         from expectations.suites import warm_up
