@@ -408,10 +408,12 @@ SampleFn = Callable[[str, pl.DataFrame], list[dict]]
 
 def _evaluate(gx_name: str, label: str, frame: pl.DataFrame, index_columns: Sequence[str],
               sample_fn: SampleFn, parameters: dict | None = None,
+              details: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
               ) -> tuple[list[ExpectationResult], dict[str, set[int]]]:
     """Validate ``frame`` (columns row_id, key, ...) with a suite; per stable name: a result and its rows.
-    GX sees only the columns its expectations check; the samples and Data Docs see the whole frame
-    (``index_columns`` name a failing row in Data Docs)."""
+    GX sees only the columns its expectations check; the samples and Data Docs see the failing rows
+    with every column, and the columns ``details`` adds to them (``index_columns`` name a failing
+    row in Data Docs)."""
     suite, checks = _suite(gx_name)
     _, batch_definition = _gx()
     data = _to_gx_frame(frame, _checked_columns(checks))
@@ -429,6 +431,8 @@ def _evaluate(gx_name: str, label: str, frame: pl.DataFrame, index_columns: Sequ
                     for name, gx_results in by_name.items()}
     failing_ids = sorted(set().union(*failing_rows.values())) if failing_rows else []
     failing_frame = frame.filter(pl.col("row_id").is_in(failing_ids)) if failing_ids else frame.clear()
+    if details is not None:
+        failing_frame = details(failing_frame)
     results: list[ExpectationResult] = []
     failing: dict[str, set[int]] = {}
     shown: set[str] = set()
@@ -447,7 +451,7 @@ def _evaluate(gx_name: str, label: str, frame: pl.DataFrame, index_columns: Sequ
         failed_keys = tuple(sorted({str(k) for k in mine.get_column("key").to_list()}))
         # a GX result shared by a family goes to Data Docs once, with the family's first check
         documented = () if source in shown else tuple(
-            _for_data_docs(_trim_gx(r.to_json_dict()), frame, index_columns) for r in gx_results)
+            _for_data_docs(_trim_gx(r.to_json_dict()), failing_frame, index_columns) for r in gx_results)
         shown.add(source)
         results.append(ExpectationResult(
             suite=label, expectation=check.name, severity=check.severity, success=success,
@@ -745,11 +749,9 @@ conflicts AS (  -- per fact: the other values of its key that another document s
      AND NOT (s.n_documents = 1 AND s.first_document_id = a.document_id)
     GROUP BY a.observation_id, a.conflict_key
 )
-SELECT f.observation_id AS key, f.observation_id, f.document_id, d.stem AS document, e.name AS entity,
-       p.label AS period, i.code AS indicator, f.segment, f.measure, f.value, f.unit, f.qualifier,
-       f.benchmark_entity_id, b.name AS benchmark,
+SELECT f.observation_id AS key, f.observation_id, d.stem AS document, e.name AS entity,
+       p.label AS period, i.code AS indicator,
        CASE WHEN f.benchmark_entity_id IS NULL THEN '' ELSE b.name END AS benchmark_if_set,
-       f.evidence, f.entity_id, f.period_id, f.indicator_id,
        coalesce(c.conflicting_values, 0)::BIGINT AS conflicting_values, c.conflicting_documents, c.conflict_key
 FROM fact_observation f
 LEFT JOIN documents d ON d.document_id = f.document_id
@@ -760,6 +762,16 @@ LEFT JOIN dim_entity b ON b.entity_id = f.benchmark_entity_id
 LEFT JOIN conflicts c ON c.observation_id = f.observation_id
 WHERE {in_part}
 ORDER BY f.observation_id
+"""
+
+# What the samples and Data Docs show of a failing fact besides what the suite checks: read for
+# the failing facts only (evidence is most of a fact's bytes).
+_FACT_DETAILS_SQL = """
+SELECT f.observation_id, f.document_id, f.segment, f.measure, f.value, f.unit, f.qualifier,
+       f.benchmark_entity_id, b.name AS benchmark, f.evidence, f.entity_id, f.period_id, f.indicator_id
+FROM fact_observation f
+SEMI JOIN failing_facts w ON w.observation_id = f.observation_id
+LEFT JOIN dim_entity b ON b.entity_id = f.benchmark_entity_id
 """
 
 # The facts suite reads the facts in parts of about this many rows, so its memory does not grow
@@ -921,6 +933,16 @@ def _fact_sample(name: str, failing: pl.DataFrame) -> list[dict]:
             for r in failing.head(SAMPLE_SIZE).iter_rows(named=True)]
 
 
+def _with_fact_details(con, failing: pl.DataFrame) -> pl.DataFrame:
+    """The failing facts with the columns of ``_FACT_DETAILS_SQL``, in their order."""
+    con.register("failing_facts", failing.select("observation_id"))
+    try:
+        found = con.sql(_FACT_DETAILS_SQL).pl().unique("observation_id", keep="first", maintain_order=True)
+    finally:
+        con.unregister("failing_facts")
+    return failing.join(found, on="observation_id", how="left", maintain_order="left")
+
+
 def _warehouse_document_sample(name: str, failing: pl.DataFrame) -> list[dict]:
     return [_plain({"document": r["document"], "document_id": r["document_id"], "evidence": r["head"],
                     "detail": f"same text as {r['duplicate_of']}"})
@@ -941,7 +963,8 @@ def validate_warehouse(con) -> list[ExpectationResult]:
     results: list[ExpectationResult] = []
     for part in range(parts):
         facts = _query(con, _facts_sql(parts, part))
-        results += _evaluate("warehouse_facts", WAREHOUSE, facts, ["observation_id", "evidence"], _fact_sample)[0]
+        results += _evaluate("warehouse_facts", WAREHOUSE, facts, ["observation_id", "evidence"], _fact_sample,
+                             details=lambda failing: _with_fact_details(con, failing))[0]
         del facts
     documents = _query(con, _DOCUMENTS_SQL)
     consistency = _query(con, _CONSISTENCY_SQL)
