@@ -1046,4 +1046,9 @@ def build_data_docs(results_by_suite: Mapping[str, Sequence[ExpectationResult]],
                 expectation_suite_identifier=suite_id)
             identifiers.append(identifier)
         context.build_data_docs(resource_identifiers=identifiers or None)
+    return data_docs_index(directory)
+
+
+def data_docs_index(directory: Path) -> Path:
+    """The index.html of the Data Docs ``build_data_docs`` renders under ``directory``."""
     return directory / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"

@@ -151,6 +151,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         start_validation_process()
     _quiet_prefect()
     from flows.pipeline import Fault, PipelineFailed, RunLocked, run_lock, zonefacts_run
+    from flows.validation_process import settling_after
     from warehouse.store import WarehouseError
 
     try:
@@ -174,12 +175,14 @@ def cmd_run(args: argparse.Namespace) -> int:
             from flows.pipeline import dask_task_runner
 
             flow_fn = zonefacts_run.with_options(task_runner=dask_task_runner(args.dask_address))
-        summary = flow_fn(
-            inbox=str(settings.inbox.resolve()), warehouse=str(settings.warehouse.resolve()),
-            max_file_bytes=settings.max_file_bytes, batch_documents=settings.batch_documents,
-            lock_wait_seconds=settings.lock_wait_seconds, fault=fault,
-            task_runner=args.task_runner, dask_address=args.dask_address,
-        )
+        # the Data Docs render while the flow run ends; waited for before the summary
+        with settling_after():
+            summary = flow_fn(
+                inbox=str(settings.inbox.resolve()), warehouse=str(settings.warehouse.resolve()),
+                max_file_bytes=settings.max_file_bytes, batch_documents=settings.batch_documents,
+                lock_wait_seconds=settings.lock_wait_seconds, fault=fault,
+                task_runner=args.task_runner, dask_address=args.dask_address,
+            )
     except PipelineFailed as exc:
         _print_summary(exc.summary)
         _err(f"zonefacts: run failed: {exc.summary.get('error')}")

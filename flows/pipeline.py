@@ -52,7 +52,7 @@ from flows.progress import Progress
 from flows.settings import DEFAULT_MAX_FILE_BYTES, Settings, load_settings
 from flows.validation import (QUARANTINE_STAGED_SCHEMA, ExpectationResults, ValidationResult, quality_stage,
                               validate_stage)
-from flows.validation_process import start_validation_process
+from flows.validation_process import settle_validation_process, start_validation_process
 from transforms.documents import parse_documents
 from transforms.extract import (DEFECT_SCHEMA, ENTITY_SCHEMA, EXTRACTOR_VERSION, OBSERVATION_SCHEMA,
                                 UNMAPPED_SCHEMA, Extraction, extract)
@@ -647,6 +647,7 @@ def _run_locked(settings, runner, fault, run_id, summary, started, vocabulary, s
                        alert_errors=quality["alert_errors"])
         _fault_at(fault, "publish")
         runner("publish", publish_stage, str(settings.work_path), str(settings.warehouse))
+        settle_validation_process(at_end_of_run=True)   # the Data Docs
         summary["duration_seconds"] = round(time.monotonic() - started, 3)
         return summary
     except BaseException as exc:

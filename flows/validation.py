@@ -19,7 +19,7 @@ import polars as pl
 
 from flows.alerts import send_alerts
 from flows.settings import AlertSettings
-from flows.validation_process import run_in_validation_process
+from flows.validation_process import after_reply, run_in_validation_process
 from transforms.extract import OBSERVATION_SCHEMA
 from transforms.vocabulary import Vocabulary
 from warehouse import store
@@ -105,16 +105,27 @@ def _validate(staging: str, observation_files: list[str], entities: pl.DataFrame
 def quality_stage(work: str, warehouse: str, run_id: str, batch_results: ExpectationResults, data_docs_dir: str,
                   alert_settings: AlertSettings, started_at: datetime) -> dict:
     """After the load: the warehouse suite, Data Docs, alerts for new failures, and the
-    results in dq_runs/dq_results. A failing channel or renderer is recorded, never raised."""
+    results in dq_runs/dq_results. A failing channel is recorded, never raised. The Data Docs are
+    rendered after the stage has answered (``after_reply``): a failure to render them is logged,
+    and their index then shows the runs rendered before."""
     return run_in_validation_process(_quality, work, warehouse, run_id, batch_results, data_docs_dir,
                                      alert_settings, started_at)
+
+
+def _build_data_docs(by_suite: dict, data_docs_dir: str, run_id: str) -> None:
+    from expectations.suites import build_data_docs
+
+    try:
+        build_data_docs(by_suite, Path(data_docs_dir), run_id)
+    except Exception as exc:  # noqa: BLE001 - the docs are a view of the results, not the results
+        log.warning("could not build Data Docs in %s: %s", data_docs_dir, exc)
 
 
 def _quality(work: str, warehouse: str, run_id: str, batch_results: ExpectationResults, data_docs_dir: str,
              alert_settings: AlertSettings, started_at: datetime) -> dict:
     from expectations.record import already_alerted, record_results
     from expectations.results import failures, merge_results
-    from expectations.suites import build_data_docs, validate_warehouse
+    from expectations.suites import data_docs_index, validate_warehouse
 
     con = store.open_work(Path(warehouse), Path(work))
     try:
@@ -122,11 +133,9 @@ def _quality(work: str, warehouse: str, run_id: str, batch_results: ExpectationR
         by_suite: dict[str, list] = {}
         for result in results:
             by_suite.setdefault(result.suite, []).append(result)
-        try:
-            docs = str(build_data_docs(by_suite, Path(data_docs_dir), run_id))
-        except Exception as exc:  # noqa: BLE001 - the docs are a view of the results, not the results
-            log.warning("could not build Data Docs in %s: %s", data_docs_dir, exc)
-            docs = None
+        # rendered once this stage has answered: the run publishes and ends meanwhile
+        docs = str(data_docs_index(Path(data_docs_dir)))
+        after_reply(_build_data_docs, by_suite, data_docs_dir, run_id)
         outcome = send_alerts(alert_settings, run_id, results, docs, already_alerted(con))
         con.execute("BEGIN TRANSACTION")
         record_results(con, run_id, results, docs, outcome, started_at=started_at,

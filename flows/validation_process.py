@@ -3,7 +3,9 @@ validate and quality stages (flows/validation.py) for the runs of this process.
 
 Importing GX is ~6 s of pure-Python work under the GIL. Done in the run's own process it
 stalls reading and extraction for that long; a child imports it on the other core while
-this process imports Prefect and extracts. Standard library only, so that ``zonefacts run``
+this process imports Prefect and extracts. A stage may leave work for after its answer
+(``after_reply``: the Data Docs), which then overlaps the end of the run; the next call, or
+``settle_validation_process``, waits for it. Standard library only, so that ``zonefacts run``
 can start the child before it imports anything heavy.
 """
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import atexit
 import importlib
 import json
+import logging
 import os
 import pickle
 import signal
@@ -18,7 +21,8 @@ import subprocess
 import sys
 import threading
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 # ZONEFACTS_VALIDATION_PROCESS=0 keeps GX in the run's own process (one process to debug).
@@ -58,6 +62,7 @@ class _ValidationProcess:
         self.responses = os.fdopen(response_r, "rb")
         self.lock = threading.Lock()
         self.broken = False
+        self.settling = False   # its last call left work to do after its answer (after_reply)
 
     def call(self, name: str, *args: Any) -> Any:
         """Run the function ``name`` ("module:qualname") there with ``args``; its result or its exception."""
@@ -69,7 +74,7 @@ class _ValidationProcess:
             try:
                 self.requests.write(request)
                 self.requests.flush()
-                ok, value = pickle.load(self.responses)
+                ok, value, self.settling = pickle.load(self.responses)
             except (OSError, EOFError, pickle.UnpicklingError) as exc:
                 self.broken = True
                 code = self.process.poll()
@@ -83,6 +88,11 @@ class _ValidationProcess:
         exc, remote = value
         exc.__cause__ = RemoteTraceback(remote)
         raise exc
+
+    def settle(self) -> None:
+        """Wait until the work its last call left for after its answer is done."""
+        if self.settling and not self.broken:
+            self.call(f"{__name__}:{_settled.__qualname__}")
 
     def stop(self, wait: bool = True) -> None:
         for stream in (self.requests, self.responses):
@@ -101,8 +111,39 @@ class _ValidationProcess:
             self.process.wait()
 
 
+# In the validation process: work a stage left for after its answer (after_reply).
+_AFTER_REPLY: list[tuple[Callable, tuple]] = []
+_SERVING = False
+
+
+def after_reply(fn: Callable, *args: Any) -> None:
+    """In the validation process, ``fn(*args)`` once the current stage has answered, so the run
+    goes on meanwhile (its next call, or ``settle_validation_process``, waits for it); anywhere
+    else, now. An exception it raises is logged, not raised: the stage has answered."""
+    if _SERVING:
+        _AFTER_REPLY.append((fn, args))
+    else:
+        fn(*args)
+
+
+def _settled() -> None:
+    """The call ``settle`` makes: answered once the work before it is done."""
+
+
+def _run_after_reply() -> None:
+    while _AFTER_REPLY:
+        fn, args = _AFTER_REPLY.pop(0)
+        try:
+            fn(*args)
+        except Exception:  # noqa: BLE001 - nobody is waiting for it to raise
+            logging.getLogger("zonefacts.validation").exception("after the stage's answer, %s failed",
+                                                                getattr(fn, "__qualname__", fn))
+
+
 def _serve(request_fd: int, response_fd: int) -> None:
     """The validation process: import GX, then answer requests until the pipe closes."""
+    global _SERVING
+    _SERVING = True
     requests, responses = os.fdopen(request_fd, "rb"), os.fdopen(response_fd, "wb")
     # Ctrl-C reaches the whole process group: the run decides, and stops this process
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -123,18 +164,20 @@ def _serve(request_fd: int, response_fd: int) -> None:
             fn = importlib.import_module(module)
             for part in qualname.split("."):
                 fn = getattr(fn, part)
-            reply = pickle.dumps((True, fn(*args)), protocol=pickle.HIGHEST_PROTOCOL)
+            reply = pickle.dumps((True, fn(*args), bool(_AFTER_REPLY)), protocol=pickle.HIGHEST_PROTOCOL)
         except BaseException as exc:  # noqa: BLE001 - sent back and raised in the run
             remote = traceback.format_exc()
             try:
-                reply = pickle.dumps((False, (exc, remote)), protocol=pickle.HIGHEST_PROTOCOL)
+                reply = pickle.dumps((False, (exc, remote), bool(_AFTER_REPLY)), protocol=pickle.HIGHEST_PROTOCOL)
             except Exception:  # noqa: BLE001 - an exception that does not pickle travels as text
-                reply = pickle.dumps((False, (RuntimeError(f"{type(exc).__name__}: {exc}"), remote)))
+                reply = pickle.dumps((False, (RuntimeError(f"{type(exc).__name__}: {exc}"), remote),
+                                      bool(_AFTER_REPLY)))
         try:
             responses.write(reply)
             responses.flush()
         except OSError:
             os._exit(0)   # the run died while this answered it
+        _run_after_reply()
 
 
 _LOCK = threading.Lock()
@@ -165,14 +208,51 @@ def stop_validation_process(wait: bool = True) -> None:
         process.stop(wait=wait)
 
 
-# at exit, not waiting for it: a process of a GB takes ~0.2 s to be torn down
-atexit.register(stop_validation_process, wait=False)
+_SETTLE_LATER = False
+
+
+@contextmanager
+def settling_after() -> Iterator[None]:
+    """Runs inside leave the wait for their after-reply work (the Data Docs) to the end of the
+    block, so that it overlaps what follows the run there: the CLI's flow teardown."""
+    global _SETTLE_LATER
+    _SETTLE_LATER = True
+    try:
+        yield
+    finally:
+        _SETTLE_LATER = False
+        settle_validation_process()
+
+
+def settle_validation_process(at_end_of_run: bool = False) -> None:
+    """Wait until the validation process has done the work its last stage left for after its
+    answer (the run's Data Docs). ``at_end_of_run``: not inside ``settling_after``."""
+    if at_end_of_run and _SETTLE_LATER:
+        return
+    with _LOCK:
+        process = _PROCESS
+    if process is None:
+        return
+    try:
+        process.settle()
+    except ValidationProcessDied as exc:
+        sys.stderr.write(f"zonefacts: {exc}\n")
+    finally:
+        _forget_if_broken(process)
+
+
+def _at_exit() -> None:
+    settle_validation_process()
+    # then not waiting for it: a process of a GB takes ~0.2 s to be torn down
+    stop_validation_process(wait=False)
+
+
+atexit.register(_at_exit)
 
 
 def run_in_validation_process(fn: Callable, *args: Any) -> Any:
     """``fn(*args)`` in the validation process when it is started, else here. ``fn`` must be a
     module-level function; its arguments and result travel as pickles."""
-    global _PROCESS
     with _LOCK:
         process = _PROCESS
     if process is None:
@@ -180,8 +260,14 @@ def run_in_validation_process(fn: Callable, *args: Any) -> Any:
     try:
         return process.call(f"{fn.__module__}:{fn.__qualname__}", *args)
     finally:
-        if process.broken:
-            with _LOCK:   # the next run (serve) starts a fresh one
-                if _PROCESS is process:
-                    _PROCESS = None
-            process.stop()
+        _forget_if_broken(process)
+
+
+def _forget_if_broken(process: _ValidationProcess) -> None:
+    """A broken process is stopped and forgotten: the next run (serve) starts a fresh one."""
+    global _PROCESS
+    if process.broken:
+        with _LOCK:
+            if _PROCESS is process:
+                _PROCESS = None
+        process.stop()

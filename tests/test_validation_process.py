@@ -10,6 +10,8 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
+from pathlib import Path
 
 import polars as pl
 import pytest
@@ -122,3 +124,53 @@ def test_without_a_validation_process_the_stages_run_here(monkeypatch, capsys):
     assert validation_process._PROCESS is None
     assert "could not start the validation process" in capsys.readouterr().err
     assert validation_process.run_in_validation_process(len, [1, 2, 3]) == 3
+
+
+def _answer_then_write(path: str, seconds: float) -> str:
+    """A stage that leaves writing ``path`` for after its answer (as the quality stage leaves its Data Docs)."""
+
+    def write() -> None:
+        time.sleep(seconds)
+        Path(path).write_text("written after the answer", encoding="utf-8")
+
+    validation_process.after_reply(write)
+    return "answered"
+
+
+def _answer_then_fail() -> str:
+    def fail() -> None:
+        raise RuntimeError("the renderer broke")
+
+    validation_process.after_reply(fail)
+    return "answered"
+
+
+def test_work_left_for_after_the_answer_overlaps_the_caller_and_is_waited_for(tmp_path, capfd):
+    validation_process.start_validation_process()
+    marker = tmp_path / "after.txt"
+    assert validation_process.run_in_validation_process(_answer_then_write, str(marker), 1.0) == "answered"
+    assert not marker.exists()   # the caller goes on while the process works
+    validation_process.settle_validation_process()
+    assert marker.read_text(encoding="utf-8") == "written after the answer"
+
+    # inside settling_after, the end of a run leaves the wait to the end of the block
+    marker.unlink()
+    with validation_process.settling_after():
+        validation_process.run_in_validation_process(_answer_then_write, str(marker), 1.0)
+        validation_process.settle_validation_process(at_end_of_run=True)
+        assert not marker.exists()
+    assert marker.exists()
+
+    # a failure after the answer is logged there, and the process goes on answering
+    assert validation_process.run_in_validation_process(_answer_then_fail) == "answered"
+    validation_process.settle_validation_process()
+    assert "the renderer broke" in capfd.readouterr().err
+    assert validation_process.run_in_validation_process(len, [1, 2]) == 2
+
+
+def test_without_a_validation_process_work_after_the_answer_runs_at_once(tmp_path, monkeypatch):
+    validation_process.stop_validation_process()
+    monkeypatch.setattr(validation_process, "_ENABLED", False)
+    marker = tmp_path / "after.txt"
+    assert validation_process.run_in_validation_process(_answer_then_write, str(marker), 0.0) == "answered"
+    assert marker.read_text(encoding="utf-8") == "written after the answer"
