@@ -373,11 +373,19 @@ def _to_gx_frame(frame: pl.DataFrame, columns: Sequence[str]):
     failing rows as one list of index values; naming index columns makes it look each failing
     row's columns up one at a time (seconds for thousands of failures). Strings go over as
     categoricals: GX hashes and filters the whole frame for every expectation, and codes are
-    cheap to hash and take."""
-    data = frame.select([pl.col(c).cast(pl.Categorical) if frame.schema[c] == pl.String else pl.col(c)
-                         for c in columns]).to_pandas()
+    cheap to hash and take. Integers go over as 64-bit: GX compares int64 and float64 columns
+    vectorized, and any other dtype (int32, uint32) one Python call per value."""
+    data = frame.select([_for_gx(c, frame.schema[c]) for c in columns]).to_pandas()
     data.index = frame.get_column("row_id").to_numpy()
     return data
+
+
+def _for_gx(column: str, dtype: pl.DataType) -> pl.Expr:
+    if dtype == pl.String:
+        return pl.col(column).cast(pl.Categorical)
+    if dtype.is_integer():
+        return pl.col(column).cast(pl.Int64)
+    return pl.col(column)
 
 
 def _index_rows(frame: pl.DataFrame, row_ids: list, index_columns: Sequence[str]) -> dict[int, dict]:
