@@ -276,7 +276,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     from flows.pipeline import RunLocked, publish_stage, quality_stage, run_lock
     from flows.settings import load_settings
-    from flows.validation import ExpectationResults
+    from flows.validation import UnwalkedList
     from warehouse.store import WarehouseError
 
     settings = load_settings().with_overrides(warehouse=Path(args.warehouse) if args.warehouse else None)
@@ -286,7 +286,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     run_id = "validate-" + uuid.uuid4().hex[:12]
     try:
         with run_lock(settings.lock_path, settings.lock_wait_seconds):
-            quality = quality_stage(str(settings.work_path), str(settings.warehouse), run_id, ExpectationResults(),
+            quality = quality_stage(str(settings.work_path), str(settings.warehouse), run_id, UnwalkedList(),
                                     str(settings.data_docs_dir), settings.alerts, datetime.now(timezone.utc))
             publish_stage(str(settings.work_path), str(settings.warehouse))
     except RunLocked as exc:

@@ -50,7 +50,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from flows.inbox import discover_paths, file_batches, listing_fingerprint, listing_salt, read_raw_files, stat_listing
 from flows.progress import Progress
 from flows.settings import DEFAULT_MAX_FILE_BYTES, Settings, load_settings
-from flows.validation import (QUARANTINE_STAGED_SCHEMA, ExpectationResults, ValidationResult, quality_stage,
+from flows.validation import (QUARANTINE_STAGED_SCHEMA, UnwalkedList, ValidationResult, quality_stage,
                               validate_stage)
 from flows.validation_process import settle_validation_process, start_validation_process
 from transforms.documents import parse_documents
@@ -166,23 +166,6 @@ class KnownDocuments:
         return len(self.ids)
 
 
-class BatchFiles:
-    """The paths of one batch, as a task parameter. A plain class for the same reason as
-    ``KnownDocuments``: Prefect visits every item of a list parameter (~0.1 s per task run
-    for a thousand paths, on the thread that reads the next batch)."""
-
-    __slots__ = ("paths",)
-
-    def __init__(self, paths: list[str]):
-        self.paths = paths
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.paths)
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-
 @dataclass
 class ParsedBatch:
     documents: pl.DataFrame
@@ -228,7 +211,7 @@ def discover_stage(inbox: str, max_bytes: int) -> list[str]:
 
 
 def read_parse_stage(
-    inbox: str, paths: "BatchFiles | list[str]", max_bytes: int, known: KnownDocuments, batch_no: int = 0,
+    inbox: str, paths: "UnwalkedList | list[str]", max_bytes: int, known: KnownDocuments, batch_no: int = 0,
 ) -> ParsedBatch:
     """Read one batch of files and parse them into documents and an ingest quarantine.
 
@@ -532,7 +515,7 @@ def _run_locked(settings, runner, fault, run_id, summary, started, vocabulary, s
     vocabulary = vocabulary or load_vocabulary()
     reasons: Counter[str] = Counter()
     expectations: Counter[str] = Counter()
-    batch_results = ExpectationResults()
+    batch_results = UnwalkedList()
     pending = PendingValidation(staging)
 
     def validate_pending(final: bool) -> None:
@@ -559,10 +542,11 @@ def _run_locked(settings, runner, fault, run_id, summary, started, vocabulary, s
 
         def consume(batch_no: int, batch: list[str], parsed: ParsedBatch, extracted: ExtractedBatch) -> None:
             _fault_at(fault, "stage")
+            files_quarantined = quarantine_of(parsed, extracted)
             # a plain call, not a task run: ~0.1 s of Prefect bookkeeping here and on the server
             # per batch, for a write of a few files
             stage_batch(str(staging), batch_no, {
-                "documents": extracted.documents, "quarantine": quarantine_of(parsed, extracted),
+                "documents": extracted.documents, "quarantine": files_quarantined,
                 "entities": extracted.extraction.entities,
                 "defects": extracted.extraction.defects, "unmapped": extracted.extraction.unmapped,
             })
@@ -570,7 +554,6 @@ def _run_locked(settings, runner, fault, run_id, summary, started, vocabulary, s
             if pending.observations >= VALIDATE_EVERY_OBSERVATIONS:
                 validate_pending(final=False)
             known.ids.update(extracted.documents["document_id"].to_list())
-            files_quarantined = quarantine_of(parsed, extracted)
             summary["documents_quarantined"] += files_quarantined.height
             reasons.update(files_quarantined["reason"].to_list())
             summary["observations_extracted"] += extracted.extraction.observations.height
@@ -589,7 +572,7 @@ def _run_locked(settings, runner, fault, run_id, summary, started, vocabulary, s
         for batch_no, batch in enumerate(batches):
             summary["batches"] += 1
             _fault_at(fault, "read")
-            parsed: ParsedBatch = runner("read", read_parse_stage, str(settings.inbox), BatchFiles(batch),
+            parsed: ParsedBatch = runner("read", read_parse_stage, str(settings.inbox), UnwalkedList(batch),
                                          settings.max_file_bytes, known, batch_no=batch_no)
             summary["documents_skipped"] += parsed.skipped
             if parsed.documents.height and not validation_started:
