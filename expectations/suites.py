@@ -26,6 +26,7 @@ import re
 import logging
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -969,13 +970,16 @@ def validate_warehouse(con) -> list[ExpectationResult]:
     n_facts = con.execute("SELECT count(*) FROM fact_observation").fetchall()[0][0]
     parts = max(1, -(-n_facts // FACTS_PER_PART))
     results: list[ExpectationResult] = []
-    for part in range(parts):
-        facts = _query(con, _facts_sql(parts, part))
-        results += _evaluate("warehouse_facts", WAREHOUSE, facts, ["observation_id", "evidence"], _fact_sample,
-                             details=lambda failing: _with_fact_details(con, failing))[0]
-        del facts
-    documents = _query(con, _DOCUMENTS_SQL)
-    consistency = _query(con, _CONSISTENCY_SQL)
+    # DuckDB answers the document and consistency queries on a cursor of its own while GX, which
+    # holds the GIL, evaluates the facts here
+    with con.cursor() as cursor, ThreadPoolExecutor(max_workers=1) as pool:
+        queried = [pool.submit(_query, cursor, sql) for sql in (_DOCUMENTS_SQL, _CONSISTENCY_SQL)]
+        for part in range(parts):
+            facts = _query(con, _facts_sql(parts, part))
+            results += _evaluate("warehouse_facts", WAREHOUSE, facts, ["observation_id", "evidence"], _fact_sample,
+                                 details=lambda failing: _with_fact_details(con, failing))[0]
+            del facts
+        documents, consistency = (future.result() for future in queried)
     results += _evaluate("warehouse_documents", WAREHOUSE, documents, ["document", "duplicate_of"],
                          _warehouse_document_sample)[0]
     results += _evaluate("warehouse_consistency", WAREHOUSE, consistency, ["document", "evidence"],

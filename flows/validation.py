@@ -41,9 +41,8 @@ VALIDATED_BATCH = 100_000
 class UnwalkedList:
     """A list as a task parameter or in a task's result that Prefect does not walk: it visits
     every item of a list or dataclass (and every field of each), before and after each task run.
-    For a batch's thousand paths that was ~0.1 s per read task, for a run's expectation results
-    ~0.5 s per validate or quality task, on the flow's thread. A plain class on purpose, as
-    ``flows.pipeline.KnownDocuments``."""
+    For a run's expectation results that was ~0.5 s per validate or quality task, on the flow's
+    thread. A plain class on purpose, as ``flows.pipeline.KnownDocuments``."""
 
     __slots__ = ("items",)
 

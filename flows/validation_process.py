@@ -148,6 +148,9 @@ def _serve(request_fd: int, response_fd: int) -> None:
     # Ctrl-C reaches the whole process group: the run decides, and stops this process
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
+        from expectations.gx_import import ABSENT_FOR_GX, hide
+
+        hide(ABSENT_FOR_GX)   # this process never imports Prefect, the one user of SQLAlchemy
         import flows.validation  # noqa: F401 - the stages
         from expectations.suites import warm_up
 

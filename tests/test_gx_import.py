@@ -42,3 +42,45 @@ def test_a_module_imported_before_gx_is_left_alone():
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip() == "ok"
+
+
+def test_with_sqlalchemy_hidden_gx_imports_as_without_it_and_still_validates():
+    script = textwrap.dedent("""
+        import sys
+        import polars as pl
+        from expectations.gx_import import ABSENT_FOR_GX, hide, hidden
+        hide(ABSENT_FOR_GX)
+        from expectations.suites import validate_document_stats, document_stats, warm_up
+        warm_up()
+        assert hidden() == ["sqlalchemy"] and sys.modules["sqlalchemy"] is None
+        from great_expectations.compatibility import sqlalchemy as gx_sqlalchemy
+        assert not gx_sqlalchemy.sqlalchemy   # GX's own mark for "not installed"
+        try:
+            import sqlalchemy
+        except ImportError:
+            pass
+        else:
+            raise AssertionError("sqlalchemy imported")
+        documents = pl.DataFrame({"document_id": ["a", "b"], "path": ["a.txt", "b.txt"],
+                                  "text": ["", "2024年，重庆高新区地区生产总值增长6.1%。"]})
+        failed = {r.expectation for r in validate_document_stats(document_stats(documents)) if not r.success}
+        assert failed == {"text_not_empty"}, failed
+        print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "ok"
+
+
+def test_hide_leaves_a_module_already_imported_alone():
+    script = textwrap.dedent("""
+        import sys
+        import sqlalchemy
+        from expectations.gx_import import hide, hidden
+        hide(("sqlalchemy",))
+        assert sys.modules["sqlalchemy"] is sqlalchemy and hidden() == []
+        print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "ok"

@@ -17,6 +17,7 @@ import polars as pl
 import pytest
 
 from conftest import GOOD_FILES, MAX_FILE_BYTES, ROOT, query, table_counts
+from expectations.gx_import import ABSENT_FOR_GX, hidden
 from flows import validation, validation_process
 from flows.pipeline import PipelineFailed, run_pipeline
 from flows.settings import Settings
@@ -51,6 +52,10 @@ def test_runs_load_the_same_rows_whether_gx_runs_here_or_in_the_validation_proce
     there = run_pipeline(_settings(inbox, tmp_path / "there.duckdb"))
     running = validation_process._PROCESS
     assert running is not None and running.process is child and child.poll() is None
+
+    # GX ran there as where SQLAlchemy is not installed (expectations/gx_import.py), here with it
+    assert validation_process.run_in_validation_process(hidden) == list(ABSENT_FOR_GX)
+    assert hidden() == []
 
     assert here["status"] == there["status"] == "success"
     loaded = _loaded(tmp_path / "here.duckdb")
