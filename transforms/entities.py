@@ -8,6 +8,7 @@ and resolves 全市/全省/全国 to the right level for a subject.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -107,10 +108,25 @@ def base_index(vocabulary: Vocabulary) -> EntityIndex:
     return EntityIndex(canonical, types, parents, aliases)
 
 
-def _discovery_regex() -> re.Pattern:
+def _discovery_pattern() -> str:
     suffixes = "|".join(re.escape(s) for s, _ in suffix_types())
     sub_areas = "|".join(re.escape(s) for s in SUB_AREA_SUFFIXES)
-    return re.compile(rf"[\u4e00-\u9fff()（）]{{2,24}}?(?:{suffixes})(?:{sub_areas})?")
+    return rf"[\u4e00-\u9fff()（）]{{2,24}}?(?:{suffixes})(?:{sub_areas})?"
+
+
+def _candidates(texts: list[str]) -> Iterator[tuple[str, list[tuple[int, str]]]]:
+    """Each text with the (start, name) of every match of the discovery pattern, as ``finditer``
+    would give them. Polars scans all texts at once, outside the GIL; a match's start is then
+    the first place its text occurs from the end of the previous match (an earlier occurrence
+    would itself have matched there first)."""
+    found = pl.Series(texts, dtype=pl.String).str.extract_all(_discovery_pattern()).to_list()
+    for text, names in zip(texts, found):
+        located, cursor = [], 0
+        for name in names or ():
+            start = text.find(name, cursor)
+            located.append((start, name))
+            cursor = start + len(name)
+        yield text, located
 
 
 def index_type(suffix: str) -> str | None:
@@ -144,14 +160,13 @@ def discover(texts: list[str], index: EntityIndex) -> EntityIndex:
     Each distinct candidate is judged once; an enterprise's parent region is read from the
     text just before its first mention.
     """
-    finder = _discovery_regex()
     suffixes = suffix_types()
     regions = _region_regex(index)
     judged: set[str] = set()
-    for text in dict.fromkeys(texts):
-        for match in finder.finditer(text):
-            raw = match.group(0)
-            if raw in judged or text[match.end():match.end() + 1] in _NOT_AFTER_NAME:
+    for text, candidates in _candidates(list(dict.fromkeys(texts))):
+        for start, raw in candidates:
+            end = start + len(raw)
+            if raw in judged or text[end:end + 1] in _NOT_AFTER_NAME:
                 continue
             judged.add(raw)
             name = _trim(raw).replace("（", "(").replace("）", ")")
@@ -163,7 +178,7 @@ def discover(texts: list[str], index: EntityIndex) -> EntityIndex:
             index.canonical[name] = name
             index.entity_type[name] = entity_type
             if entity_type == "enterprise":
-                window = text[max(0, match.start() - _PARENT_WINDOW):match.start()]
+                window = text[max(0, start - _PARENT_WINDOW):start]
                 found = [index.canonical[m.group(0)] for m in regions.finditer(window)]
                 index.parent[name] = found[-1] if found else None
             else:

@@ -1,0 +1,38 @@
+"""transforms/entities.py: the discovery scan in Polars finds what Python's ``re.finditer`` finds.
+
+``_candidates`` scans a batch's texts with Polars (outside the GIL) and recovers each match's
+start by searching its text; the names and starts must be ``finditer``'s, whatever the text.
+"""
+from __future__ import annotations
+
+import re
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from transforms.entities import SUB_AREA_SUFFIXES, _candidates, _discovery_pattern, suffix_types
+
+_PIECES = [s for s, _ in suffix_types()] + list(SUB_AREA_SUFFIXES) + [
+    "重庆", "高新", "两江", "西部", "科学", "城", "区", "市", "县", "（", "）", "(", ")", "，", "。", "的", "在",
+    "1", "2024年", "A", " ", "\n", "级", "委", "市场",
+]
+
+
+def _finditer(text: str) -> list[tuple[int, str]]:
+    return [(m.start(), m.group(0)) for m in re.finditer(_discovery_pattern(), text)]
+
+
+def test_candidates_of_written_sentences():
+    texts = ["今年上半年，重庆高新区实现地区生产总值同比增长4.7%。",
+             "瞄准西部（重庆）科学城，新建重庆市綦江区工业园区，绵阳经开区与宜宾县",
+             "", "没有名字", "高新区高新区高新区"]
+    got = dict(_candidates(texts))
+    assert got == {text: _finditer(text) for text in texts}
+    assert got[texts[0]] == [(6, "重庆高新区"), (11, "实现地区")]   # the scan's candidates; discover judges them
+    assert got[texts[1]][:3] == [(0, "瞄准西部（重庆）科学城"), (12, "新建重庆市"), (17, "綦江区")]
+
+
+@given(st.lists(st.lists(st.sampled_from(_PIECES), max_size=40).map("".join), max_size=8))
+def test_candidates_match_finditer_on_any_text(texts):
+    texts = list(dict.fromkeys(texts))
+    assert dict(_candidates(texts)) == {text: _finditer(text) for text in texts}
