@@ -534,13 +534,16 @@ def _run_locked(settings, runner, fault, run_id, summary, started, vocabulary, s
         expectations.update(validated.expectations_failed)
         reasons.update(validated.quarantine["reason"].to_list())
     try:
-        known = _known_documents(settings)
-
         _fault_at(fault, "discover")
         paths = runner("discover", discover_stage, str(settings.inbox), settings.max_file_bytes)
         summary["documents_seen"] = len(paths)
-        listed = stat_listing(settings.inbox, paths)   # once: for the batches and the fingerprint
-        listing = listing_fingerprint(settings.inbox, listed, salt=listing_salt(settings.max_file_bytes))
+        # DuckDB opens (seeds, migrates) the working file and reads the loaded ids while this
+        # thread stats the listed files; both are done before the first batch is read
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="zonefacts-open") as opening:
+            known_documents = opening.submit(_known_documents, settings)
+            listed = stat_listing(settings.inbox, paths)   # once: for the batches and the fingerprint
+            listing = listing_fingerprint(settings.inbox, listed, salt=listing_salt(settings.max_file_bytes))
+            known = known_documents.result()
 
         def consume(batch_no: int, batch: list[str], parsed: ParsedBatch, extracted: ExtractedBatch) -> None:
             _fault_at(fault, "stage")
