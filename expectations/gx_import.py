@@ -52,7 +52,7 @@ def hide(names: tuple[str, ...]) -> None:
 
 
 def hidden() -> list[str]:
-    """The names ``hide`` made unimportable in this process."""
+    """The module names marked unimportable in this process (``hide`` marks them)."""
     return sorted(name for name, module in sys.modules.items() if module is None)
 
 
