@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -32,6 +33,9 @@ def test_candidates_of_written_sentences():
     assert got[texts[1]][:3] == [(0, "瞄准西部（重庆）科学城"), (12, "新建重庆市"), (17, "綦江区")]
 
 
+# Hypothesis warns when the global `random` state moves during a test; in the whole suite the
+# background threads earlier tests leave running can move it; this test does not use it.
+@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning")
 @given(st.lists(st.lists(st.sampled_from(_PIECES), max_size=40).map("".join), max_size=8))
 def test_candidates_match_finditer_on_any_text(texts):
     texts = list(dict.fromkeys(texts))
