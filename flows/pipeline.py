@@ -150,8 +150,9 @@ def run_lock(lock_path: Path, wait_seconds: float = 0.0) -> Iterator[None]:
 class KnownDocuments:
     """Document ids already loaded (or seen earlier in this run).
 
-    A plain class on purpose: Prefect walks list/set/dataclass task parameters
-    looking for futures, which is wasted work on a large id set.
+    A plain class on purpose: Prefect walks list/set/dataclass task parameters looking for
+    futures, wasted work on a large id set should a runner make reading a task run (zonefacts'
+    own runs it in the flow run, ``IN_FLOW_STAGES``).
     """
 
     __slots__ = ("ids",)

@@ -8,8 +8,16 @@ import textwrap
 from conftest import ROOT
 
 
+def _runs_clean(script: str) -> None:
+    """Run ``script`` in a fresh interpreter (imports start from nothing); it must print "ok"."""
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip() == "ok"
+
+
 def test_gx_imports_without_scipy_stats_and_altair_and_they_load_on_first_use():
-    script = textwrap.dedent("""
+    script = """
         import sys
         from expectations.suites import warm_up
         warm_up()   # GX, its context and every zonefacts suite
@@ -22,14 +30,12 @@ def test_gx_imports_without_scipy_stats_and_altair_and_they_load_on_first_use():
         assert type(sys.modules["scipy.stats"]).__name__ == "module"
         assert kl.alt.Chart.__name__ == "Chart" and type(sys.modules["altair"]).__name__ == "module"
         print("ok")
-    """)
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.strip() == "ok"
+    """
+    _runs_clean(script)
 
 
 def test_a_module_imported_before_gx_is_left_alone():
-    script = textwrap.dedent("""
+    script = """
         import sys
         import scipy.stats
         real = sys.modules["scipy.stats"]
@@ -38,14 +44,12 @@ def test_a_module_imported_before_gx_is_left_alone():
         assert sys.modules["scipy.stats"] is real
         assert type(sys.modules["altair"]).__name__ == "DeferredModule"
         print("ok")
-    """)
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.strip() == "ok"
+    """
+    _runs_clean(script)
 
 
 def test_with_sqlalchemy_hidden_gx_imports_as_without_it_and_still_validates():
-    script = textwrap.dedent("""
+    script = """
         import sys
         import polars as pl
         from expectations.gx_import import ABSENT_FOR_GX, hide, hidden
@@ -66,21 +70,17 @@ def test_with_sqlalchemy_hidden_gx_imports_as_without_it_and_still_validates():
         failed = {r.expectation for r in validate_document_stats(document_stats(documents)) if not r.success}
         assert failed == {"text_not_empty"}, failed
         print("ok")
-    """)
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.strip() == "ok"
+    """
+    _runs_clean(script)
 
 
 def test_hide_leaves_a_module_already_imported_alone():
-    script = textwrap.dedent("""
+    script = """
         import sys
         import sqlalchemy
         from expectations.gx_import import hide, hidden
         hide(("sqlalchemy",))
         assert sys.modules["sqlalchemy"] is sqlalchemy and hidden() == []
         print("ok")
-    """)
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.strip() == "ok"
+    """
+    _runs_clean(script)
