@@ -19,9 +19,10 @@ import polars as pl
 
 from transforms.clean import paragraphs
 from transforms.entities import SCOPE_PREFIX, base_index, discover, entity_frame
+from transforms.enumerations import BREAKDOWN_OF, bind_enumerations
 from transforms.mentions import Matchers, mentions
 from transforms.observations import (
-    any_defect_regex, assign_measures, bind_comparison_lists, bind_entities, bind_enumerations, bind_indicators,
+    any_defect_regex, assign_measures, bind_comparison_lists, bind_entities, bind_indicators,
     bind_periods, bind_segments, defects, phrase_of, strip_pattern,
 )
 from transforms.periods import period_label, period_pattern
@@ -63,14 +64,18 @@ def _empty() -> Extraction:
 
 
 def _indicator_forms(vocabulary: Vocabulary) -> tuple[dict[str, str], list[tuple[str, str]], str]:
+    """Surface form → code. A breakdown's form maps to ``BREAKDOWN_OF + parent``: the parent's
+    code with the form itself as segment (bind_indicators splits the two)."""
     exact, gaps = {}, []
-    for code, forms in vocabulary.indicators.select("code", "surface_forms").iter_rows():
-        for form in forms.split("|"):
-            if GAP_MARK in form:
-                head, tail = form.split(GAP_MARK, 1)
-                gaps.append((f"^{re.escape(head)}{_GAP}{re.escape(tail)}$", code))
-            elif form:
-                exact[form] = code
+    pairs = [(code, form) for code, forms in vocabulary.indicators.select("code", "surface_forms").iter_rows()
+             for form in forms.split("|")]
+    pairs += [(BREAKDOWN_OF + parent, form) for form, parent in vocabulary.breakdowns.iter_rows()]
+    for code, form in pairs:
+        if GAP_MARK in form:
+            head, tail = form.split(GAP_MARK, 1)
+            gaps.append((f"^{re.escape(head)}{_GAP}{re.escape(tail)}$", code))
+        elif form:
+            exact[form] = code
     alternatives = sorted(exact, key=len, reverse=True)
     gap_regexes = [p[1:-1] for p, _ in gaps]
     pattern = "(?:" + "|".join(gap_regexes + [re.escape(f) for f in alternatives]) + ")"
@@ -89,7 +94,7 @@ def extract(documents: pl.DataFrame, vocabulary: Vocabulary | None = None) -> Ex
                         strip=strip_pattern(entity_pattern, period_pattern()))
     tiles = mentions(paras, matchers)
     tiles = bind_indicators(tiles, surface_to_code, gap_forms)
-    tiles = bind_enumerations(tiles, surface_to_code)
+    tiles = bind_enumerations(tiles, surface_to_code, index)
     tiles = bind_segments(tiles, SEGMENTED, index)
     tiles = bind_periods(tiles, documents)
     tiles = bind_entities(tiles, index)

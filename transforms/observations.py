@@ -21,6 +21,7 @@ from functools import lru_cache
 import polars as pl
 
 from transforms.entities import SCOPE_PREFIX, EntityIndex
+from transforms.enumerations import BREAKDOWN_OF
 from transforms.mentions import cue_words, lookup_columns
 from transforms.periods import PERIOD_FIELDS, parse_period, period_label, resolve_year
 from transforms.vocabulary import VOCAB_DIR, read_patterns, vocab_rows
@@ -48,10 +49,6 @@ def _not_a_comparison_regex() -> str:
 
 def defect_patterns() -> tuple[tuple[str, str], ...]:
     return vocab_rows("defects.csv")
-
-
-def enumeration_shorthands() -> tuple[tuple[str, str], ...]:
-    return vocab_rows("enumerations.csv", longest_first=True)
 
 
 def bind_indicators(tiles: pl.DataFrame, surface_to_code: dict[str, str], gap_forms: list[tuple[str, str]]) -> pl.DataFrame:
@@ -82,6 +79,16 @@ def bind_indicators(tiles: pl.DataFrame, surface_to_code: dict[str, str], gap_fo
         .otherwise(pl.lit(BLOCKED))
     )
     carried = own.forward_fill().over(_KEY)
+    # a breakdown's code carries its form as segment, so both travel together
+    is_breakdown = pl.col("indicator_form").is_not_null() & pl.col("indicator_own").str.starts_with(BREAKDOWN_OF)
+    tiles = tiles.with_columns(
+        pl.when(is_breakdown).then(pl.col("indicator_form")).alias("breakdown_segment"),
+        pl.col("indicator_own").str.strip_prefix(BREAKDOWN_OF).alias("indicator_own"),
+    )
+    carried = carried.str.strip_prefix(BREAKDOWN_OF)
+    breakdown = pl.when(own.is_not_null()).then(pl.col("breakdown_segment").fill_null("")).forward_fill().over(_KEY)
+    tiles = tiles.with_columns(
+        pl.when(is_number).then(pl.when(breakdown != "").then(breakdown)).alias("breakdown_segment"))
     return tiles.with_columns(
         # "50亿元级项目": a size class, not an amount
         (trailing.str.starts_with("级") | trailing.str.starts_with("量级")).alias("is_class_word"),
@@ -94,68 +101,6 @@ def bind_indicators(tiles: pl.DataFrame, surface_to_code: dict[str, str], gap_fo
     ).drop("_trailing")
 
 
-def _split_items(head: str) -> list[str]:
-    for short, expanded in enumeration_shorthands():
-        head = head.replace(short, expanded)
-    return [item for item in re.split(r"、|和|及|与|以及", head) if item]
-
-
-def _shared_suffix(items: list[str], surface_to_code: dict[str, str], forms: list[str]) -> str | None:
-    """The words the last item carries for all: 一产、二产、三产增加值 → 增加值; A、B产值 → 产值."""
-    last = items[-1]
-    for start in range(1, len(last)):
-        tail = last[start:]
-        if items[0] + tail in surface_to_code:
-            return tail
-    return next((f for f in forms if last.endswith(f) and len(last) > len(f)), None)
-
-
-def bind_enumerations(tiles: pl.DataFrame, surface_to_code: dict[str, str]) -> pl.DataFrame:
-    """分别: "A、B、C产值分别增长x%、y%、z%" gives item k to the k-th number of the run."""
-    is_number = pl.col("tile_kind") == "number"
-    is_head = is_number & pl.col("core").str.contains("分别")
-    listed = pl.col("core_bare").str.extract(r"^(.*?)分别", 1)
-    listed = pl.when(is_head & (listed.str.len_chars() > 0)).then(listed)
-    # "A、B分别为x、y，分别增长p、q": the second 分别 lists nothing and reuses A、B
-    head_text = pl.when(is_head).then(pl.coalesce(listed, listed.forward_fill().over(_KEY)))
-    continues = is_number & ~is_head & (pl.col("residue").str.len_chars() == 0) & pl.col("indicator_own").is_null()
-    run_id = (~continues).cast(pl.Int32).cum_sum().over(_KEY)
-    tiles = tiles.with_columns(head_text.alias("enum_head"), run_id.alias("enum_run"))
-    tiles = tiles.with_columns(
-        pl.col("enum_head").forward_fill().over([*_KEY, "enum_run"]).alias("enum_head"),
-        pl.int_range(pl.len()).over([*_KEY, "enum_run"]).alias("enum_index"),
-    )
-    heads = tiles.get_column("enum_head").drop_nulls().unique().to_list()
-    codes_by_len = sorted(surface_to_code, key=len, reverse=True)
-    rows = []
-    for head in heads:
-        items = _split_items(head)
-        if len(items) < 2:
-            continue
-        suffix = _shared_suffix(items, surface_to_code, codes_by_len)
-        for index, item in enumerate(items):
-            full = item if suffix is None or item.endswith(suffix) else item + suffix
-            code = surface_to_code.get(full)
-            segment = None
-            if code is None and suffix is not None:
-                code = surface_to_code.get(suffix)
-                segment = item[: -len(suffix)] if item.endswith(suffix) else item
-            rows.append({"enum_head": head, "enum_index": index, "enum_indicator": code, "enum_segment": segment})
-    lookup = pl.DataFrame(rows, schema={"enum_head": pl.String, "enum_index": pl.Int64, "enum_indicator": pl.String,
-                                        "enum_segment": pl.String})
-    tiles = tiles.with_columns(pl.col("enum_index").cast(pl.Int64)).join(
-        lookup, on=["enum_head", "enum_index"], how="left")
-    in_enum = pl.col("enum_indicator").is_not_null()
-    # the head's cue (分别突破 …) applies to every number of the run
-    head_cue = [c for c in ("yoy_dir", "qpre", "share", "diff", "diff_bench", "share_bench") if c in tiles.columns]
-    return tiles.with_columns(
-        pl.when(in_enum).then(pl.col("enum_indicator")).otherwise(pl.col("indicator")).alias("indicator"),
-        pl.when(in_enum).then(pl.col("enum_segment")).alias("enum_segment"),
-        *[pl.when(in_enum).then(pl.col(c).forward_fill().over([*_KEY, "enum_run"])).otherwise(pl.col(c)).alias(c)
-          for c in head_cue],
-    )
-
-
 def bind_segments(tiles: pl.DataFrame, segment_codes: set[str], index: EntityIndex) -> pl.DataFrame:
     """industry_output names its industry just before 产值 ("新型智能终端产值达…")."""
     needs_segment = pl.col("indicator").is_in(sorted(segment_codes)) & pl.col("indicator_own").is_not_null()
@@ -165,7 +110,7 @@ def bind_segments(tiles: pl.DataFrame, segment_codes: set[str], index: EntityInd
     cleaned = raw.str.replace(f"^(?:{prefixes})+", "").str.replace(f"(?:{suffixes})+$", "")
     segment = pl.when(needs_segment & (cleaned.str.len_chars() > 0) & (cleaned.str.len_chars() <= _MAX_SEGMENT_CHARS)
                       & ~cleaned.str.contains(r"[0-9]")).then(cleaned)
-    return tiles.with_columns(pl.coalesce(pl.col("enum_segment"), segment).alias("segment"))
+    return tiles.with_columns(pl.coalesce(pl.col("enum_segment"), pl.col("breakdown_segment"), segment).alias("segment"))
 
 
 def bind_periods(tiles: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
@@ -226,7 +171,7 @@ def bind_periods(tiles: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
 def bind_entities(tiles: pl.DataFrame, index: EntityIndex) -> pl.DataFrame:
     """Subject of every tile, and the benchmark named in its cue."""
     canonical = pl.col("entity_form").replace_strict(index.canonical, default=None, return_dtype=pl.String)
-    tiles = tiles.with_columns(canonical.alias("entity_own"))
+    tiles = tiles.with_columns(pl.coalesce("enum_entity", canonical).alias("entity_own"))
     para_entity = pl.col("entity_own").forward_fill().over("para_id")
     tiles = tiles.with_columns(para_entity.alias("para_entity"))
     real = pl.col("entity_own").filter(~pl.col("entity_own").str.starts_with(SCOPE_PREFIX))
@@ -288,6 +233,7 @@ def _benchmark(text: str | None, subject: str | None, index: EntityIndex) -> str
 
 def assign_measures(tiles: pl.DataFrame) -> pl.DataFrame:
     """Measure, signed value, unit and qualifier of each number tile (null measure: not a fact)."""
+    _YOY_BASIS = "|".join(re.escape(w) for w in cue_words()["yoy_basis"])
     kind = pl.col("kind")
     down = pl.col("yoy_dir").is_in(cue_words()["yoy_down"])
     diff_down = pl.col("diff").str.contains("^(?:" + "|".join(cue_words()["diff_down"]) + ")|[低慢]$")
@@ -301,6 +247,8 @@ def assign_measures(tiles: pl.DataFrame) -> pl.DataFrame:
         .when(kind == "rank").then(pl.when(is_rank_cue).then(pl.lit("rank")))
         .when(not_comparison).then(None)
         .when((kind == "pp") & pl.col("diff").is_not_null()).then(pl.lit("diff_pp"))
+        # 同比持平 / 与上年持平: no change on the year is a growth rate of 0, not a gap
+        .when((kind == "level_off") & pl.col("lead").str.contains(f"(?:{_YOY_BASIS})$")).then(pl.lit("yoy_pct"))
         .when((kind == "level_off") & pl.col("parity").is_not_null()).then(pl.lit("diff_pp"))
         .when(kind == "level_off").then(pl.when(pl.col("lead").str.contains("同比|上年|去年")).then(pl.lit("yoy_pct")))
         .when((kind == "percent") & pl.col("share").is_not_null()).then(pl.lit("share_pct"))

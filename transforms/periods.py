@@ -44,6 +44,7 @@ def period_pattern() -> str:
         rf"|从{rel}?{year}?{_M}月份?起"
         rf"|截至{rel}?{year}?{_M}月(?:底|末|份)?"
         rf"|{rel}?{year}?{_M}月?{_SEP}{_M}月份?"
+        rf"|{rel}?{year}?{_CN_M}月?{_SEP}{_CN_M}月份?"
         rf"|{rel}?{year}?前{_CN_M}个?月"
         rf"|{rel}?{year}?前[0-9]{{1,2}}个?月"
         rf"|{rel}?{year}?(?:{words})"
@@ -58,7 +59,7 @@ def period_pattern() -> str:
 
 _YEAR = re.compile(r"(20[0-9]{2})年")
 _REL = re.compile("|".join(sorted(RELATIVE_YEARS, key=len, reverse=True)))
-_MONTHS = re.compile(rf"({_M})月?{_SEP}({_M})月")
+_MONTHS = re.compile(rf"({_M}|{_CN_M})月?{_SEP}({_M}|{_CN_M})月")
 _FIRST_N = re.compile(rf"前([0-9]{{1,2}}|{_CN_M})个?月")
 _UNTIL = re.compile(rf"截至.*?({_M})月|({_M})月(?:底|末)$")
 _FROM = re.compile(rf"从.*?({_M})月份?起")
@@ -94,7 +95,7 @@ def parse_period(phrase: str) -> dict:
         # a stock at the end of a month (截至5月底, 11月末) covers the year so far
         out.update(start_month=1, end_month=int(m.group(1) or m.group(2)))
     elif (m := _MONTHS.search(phrase)):
-        out.update(start_month=int(m.group(1)), end_month=int(m.group(2)))
+        out.update(start_month=_month_number(m.group(1)), end_month=_month_number(m.group(2)))
     elif (m := _FIRST_N.search(phrase)):
         n = m.group(1)
         months = int(n) if n.isdigit() else int(parse_numeral(n) or 0)
@@ -110,6 +111,11 @@ def parse_period(phrase: str) -> dict:
     ):
         out.update(start_month=None, end_month=None, period_kind="invalid")
     return out
+
+
+def _month_number(text: str) -> int:
+    """7 or 七 (一至七月); 0 when a Chinese numeral is not a month, which invalidates the phrase."""
+    return int(text) if text.isdigit() else int(parse_numeral(text) or 0)
 
 
 PERIOD_FIELDS = {"start_month": pl.Int32, "end_month": pl.Int32, "explicit_year": pl.Int32,

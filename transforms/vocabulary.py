@@ -18,6 +18,7 @@ VOCAB_DIR = Path(__file__).with_name("vocab")
 class Vocabulary:
     indicators: pl.DataFrame   # code, name_zh, name_en, surface_forms, unit_kind, category
     entities: pl.DataFrame     # name, entity_type, parent, aliases (list)
+    breakdowns: pl.DataFrame   # surface_form, parent: a part of an indicator, read as parent + segment
 
 
 def _read_csv(name: str) -> pl.DataFrame:
@@ -32,7 +33,7 @@ def load_vocabulary() -> Vocabulary:
         pl.col("aliases").fill_null("").str.split("|").list.eval(
             pl.element().filter(pl.element() != "")),
     )
-    return Vocabulary(indicators=indicators, entities=entities)
+    return Vocabulary(indicators=indicators, entities=entities, breakdowns=_read_csv("breakdowns.csv"))
 
     
 def indicator_dimension(vocabulary: Vocabulary) -> pl.DataFrame:

@@ -334,7 +334,7 @@ def test_a_stock_at_the_end_of_a_month_covers_the_year_so_far(text, months) -> N
 def test_sector_growth_without_the_word_value_added_and_sector_investment_apart() -> None:
     found = observations("上半年，绵阳市第二产业增长9.1%，第三产业投资增长1.1%。")
     assert_contains(found, [{"indicator": "value_added_secondary", "value": 9.1},
-                            {"indicator": "tertiary_industry_investment", "value": 1.1}])
+                            {"indicator": "fixed_asset_investment", "segment": "第三产业投资", "value": 1.1}])
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -351,9 +351,9 @@ def test_sector_growth_without_the_word_value_added_and_sector_investment_apart(
     # the verb after an industry's name is not part of the segment
     ("上半年，成都高新区电子信息产业实现产值1865亿元。",
      {"indicator": "industry_output", "segment": "电子信息产业", "measure": "level", "value": 1.865e11}),
-    # above-quota retail is a part of retail sales, not the whole
+    # above-quota retail is a part of retail sales, not the whole: the parent with a segment
     ("上半年，成都高新区限额以上社会消费品零售额同比增长4.9%。",
-     {"indicator": "retail_sales_above_quota", "measure": "yoy_pct", "value": 4.9}),
+     {"indicator": "retail_sales", "segment": "限额以上社会消费品零售额", "measure": "yoy_pct", "value": 4.9}),
 ])
 def test_signed_rates_ranges_and_regional_names_of_indicators(text, expected) -> None:
     assert_contains(observations(text), [expected])
@@ -396,7 +396,7 @@ def test_city_bulletin_genre() -> None:
         {**full_year, "indicator": "value_added_tertiary", "measure": "level", "value": 314_010_000_000.0},
         {**full_year, "indicator": "industrial_value_added_above_scale", "measure": "level", "value": 170_250_000_000.0},
         {**full_year, "indicator": "fixed_asset_investment", "measure": "yoy_pct", "value": 5.2},
-        {**full_year, "indicator": "private_investment", "measure": "yoy_pct", "value": 1.1},
+        {**full_year, "indicator": "fixed_asset_investment", "segment": "民间投资", "measure": "yoy_pct", "value": 1.1},
         {**full_year, "indicator": "imports", "measure": "yoy_pct", "value": -0.8},
     ])
     assert all(o["measure"] != "diff_pp" for o in found), "a change between periods is not a diff_pp"
