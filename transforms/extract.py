@@ -20,6 +20,7 @@ import polars as pl
 from transforms.clean import paragraphs
 from transforms.entities import SCOPE_PREFIX, base_index, discover, entity_frame
 from transforms.enumerations import BREAKDOWN_OF, bind_enumerations
+from transforms.groups import discover_groups
 from transforms.mentions import Matchers, mentions
 from transforms.observations import (
     any_defect_regex, assign_measures, bind_comparison_lists, bind_entities, bind_indicators,
@@ -87,7 +88,8 @@ def extract(documents: pl.DataFrame, vocabulary: Vocabulary | None = None) -> Ex
     if documents.height == 0:
         return _empty()
     paras = paragraphs(documents)
-    index = discover(paras.get_column("norm").to_list(), base_index(vocabulary))
+    texts = paras.get_column("norm").to_list()
+    index = discover_groups(texts, discover(texts, base_index(vocabulary)))
     surface_to_code, gap_forms, indicator_pattern = _indicator_forms(vocabulary)
     entity_pattern = index.pattern()
     matchers = Matchers(entity=entity_pattern, indicator=indicator_pattern,

@@ -22,6 +22,7 @@ import polars as pl
 
 from transforms.entities import SCOPE_PREFIX, EntityIndex
 from transforms.enumerations import BREAKDOWN_OF
+from transforms.groups import GROUP_SEPARATOR, group_entity
 from transforms.mentions import cue_words, lookup_columns
 from transforms.periods import PERIOD_FIELDS, parse_period, period_label, resolve_year
 from transforms.vocabulary import VOCAB_DIR, read_patterns, vocab_rows
@@ -31,6 +32,7 @@ _KEY = ["sent_id"]
 _ORDER = ["document_id", "para_no", "sent_no", "tile_no"]
 _MAX_SEGMENT_CHARS = 20
 _MAX_PHRASE_CHARS = 24
+_LEAD_PARAGRAPHS = 3  # the title and the first paragraphs: what a reader takes as the article's frame
 
 
 @lru_cache(maxsize=1)
@@ -158,12 +160,18 @@ def bind_periods(tiles: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
         .when(bare_year).then(pl.col("explicit_year")).forward_fill().over(_KEY).alias("sentence_year"),
     )
     title_period = pl.when(pl.col("is_title")).then(pl.col("para_period")).drop_nulls().first().over("document_id")
+    # the lead's period (the first one the body states) covers later paragraphs that state none,
+    # and the first year the body states for a period dates those that state none
+    in_lead = ~pl.col("is_title") & (pl.col("para_no") < _LEAD_PARAGRAPHS)
+    lead_period = pl.when(in_lead & is_period).then(pl.col("period_phrase")).drop_nulls().first().over("document_id")
+    lead_year = pl.when(is_period).then(pl.col("explicit_year")).drop_nulls().first().over("document_id")
     tiles = tiles.with_columns(
-        pl.coalesce("para_period", title_period).alias("bound_period")
+        pl.coalesce("para_period", title_period, lead_period).alias("bound_period"),
+        lead_year.alias("lead_year"),
     ).drop(*PERIOD_FIELDS, "_next_lead", "_names_target", "_is_period", "_opens_clause", "_year_token",
            "_before_comma")
     tiles = tiles.with_columns(lookup_columns(pl.col("bound_period"), table, PERIOD_FIELDS))
-    year = resolve_year(pl.col("explicit_year"), pl.col("context_year"), pl.col("relative_year"),
+    year = resolve_year(pl.col("explicit_year"), pl.col("context_year"), pl.col("relative_year"), pl.col("lead_year"),
                         pl.col("end_month"), pl.col("published_at"), pl.col("year_lost").fill_null(False))
     return tiles.with_columns(year.alias("year"))
 
@@ -212,7 +220,10 @@ def bind_entities(tiles: pl.DataFrame, index: EntityIndex) -> pl.DataFrame:
 def _resolve_scope(name: str | None, doc_subject: str | None, index: EntityIndex) -> str | None:
     if name is None or not name.startswith(SCOPE_PREFIX):
         return name
-    return index.scope_target(name[len(SCOPE_PREFIX):], doc_subject)
+    scope = name[len(SCOPE_PREFIX):]
+    if GROUP_SEPARATOR in scope:
+        return group_entity(scope, doc_subject, index)
+    return index.scope_target(scope, doc_subject)
 
 
 def _benchmark(text: str | None, subject: str | None, index: EntityIndex) -> str | None:

@@ -140,12 +140,14 @@ def period_label(year: pl.Expr, start: pl.Expr, end: pl.Expr) -> pl.Expr:
     return y + body
 
 
-def resolve_year(explicit: pl.Expr, context_year: pl.Expr, relative: pl.Expr, end_month: pl.Expr,
-                 published_at: pl.Expr, year_lost: pl.Expr) -> pl.Expr:
+def resolve_year(explicit: pl.Expr, context_year: pl.Expr, relative: pl.Expr, lead_year: pl.Expr,
+                 end_month: pl.Expr, published_at: pl.Expr, year_lost: pl.Expr) -> pl.Expr:
     """FACT_MODEL year rules, in order.
 
     An explicit year in the phrase or its clause/paragraph wins; else 今年/去年 against the
-    publication date; else the publication year, except that a period that had not ended
+    publication date; else the year the document's body first states for a period (a lead
+    "2016年1-7月" dates the paragraphs after it, and outranks a repost's publication date);
+    else the publication year, except that a period that had not ended
     when the article was published (全年 or 1-11月 published in January) is the previous
     year's. No date and no year → null, never a guess; lost year digits → null.
     """
@@ -157,6 +159,7 @@ def resolve_year(explicit: pl.Expr, context_year: pl.Expr, relative: pl.Expr, en
         .when(explicit.is_not_null()).then(explicit)
         .when(context_year.is_not_null()).then(context_year)
         .when(relative.is_not_null()).then(pub_year + relative)
+        .when(lead_year.is_not_null()).then(lead_year)
         .when(unfinished).then(pub_year - 1)
         .otherwise(pub_year)
         .cast(pl.Int32)
