@@ -33,6 +33,7 @@ from transforms.vocabulary import VOCAB_DIR
 _SENTENCE = r"[^。！？!?]+[。！？!?”」]*|[。！？!?”」]+"
 _HEADING_MAX_CHARS = 40
 _BOUNDARY = r"[,，;；:：。!?！？—]"
+_COMPARED_WITH = "(?:领先于|领先|高于|低于|快于|慢于|超过|超出|落后于|落后|优于|居|位居|位列|居于)"
 
 
 @lru_cache(maxsize=1)
@@ -196,8 +197,10 @@ def mentions(paragraphs: pl.DataFrame, matchers: Matchers) -> pl.DataFrame:
     # the clause of the core: text after the last boundary (for segments and evidence)
     clause = core.str.extract(rf"([^,，;；:：。!?！？—]*)$", 1)
     return tiles.with_columns(
-        # 重庆市级 (municipal-level) is a modifier, not the city as subject
-        core.str.extract_all(matchers.entity + "级?").list.eval(pl.element().filter(~pl.element().str.ends_with("级")))
+        # 重庆市级 (municipal-level) is a modifier, not the city as subject, and 领先于全省其他地区
+        # names what is compared against
+        core.str.extract_all(f"{_COMPARED_WITH}?{matchers.entity}级?").list.eval(pl.element().filter(
+            ~pl.element().str.ends_with("级") & ~pl.element().str.contains(f"^{_COMPARED_WITH}")))
         .list.last().alias("entity_form"),
         core.str.extract_all(matchers.indicator).list.last().alias("indicator_form"),
         core.str.replace_all(matchers.strip, "").alias("residue"),

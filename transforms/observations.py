@@ -32,6 +32,11 @@ _KEY = ["sent_id"]
 _ORDER = ["document_id", "para_no", "sent_no", "tile_no"]
 _MAX_SEGMENT_CHARS = 20
 _MAX_PHRASE_CHARS = 24
+_BARE_RATE = r"(?:增速|增幅)(?:达到|达|为|是)?了?$"
+_POSTPOSED_RATE = r"^的(?:增速|增幅)"
+_SCOPE_WORDS = "全国|全省|全市|全区"
+_MARGIN = r"(?:差距|相差|差额)[^,，;；。]*$|以$"
+_BENCHMARK_IN_BRACKETS = f"(?:{_SCOPE_WORDS})(?:平均水平|平均增速|平均|水平|增速)?[(（]$"
 _LEAD_PARAGRAPHS = 3  # the title and the first paragraphs: what a reader takes as the article's frame
 
 
@@ -80,7 +85,12 @@ def bind_indicators(tiles: pl.DataFrame, surface_to_code: dict[str, str], gap_fo
         .when(names_nothing).then(None)
         .otherwise(pl.lit(BLOCKED))
     )
-    carried = own.forward_fill().over(_KEY)
+    # "福州的增速达到5.4%", "泉州2.5%的增速": a bare rate names no indicator of its own and
+    # continues the paragraph's topic, even past the end of the sentence
+    names_a_rate = pl.col("lead").str.contains(_BARE_RATE) | trailing.str.contains(_POSTPOSED_RATE)
+    paragraph_topic = pl.when(own != BLOCKED).then(own).forward_fill().over("para_id")
+    carried = pl.coalesce(own.forward_fill().over(_KEY),
+                          pl.when(is_number & names_nothing & names_a_rate).then(paragraph_topic))
     # a breakdown's code carries its form as segment, so both travel together
     is_breakdown = pl.col("indicator_form").is_not_null() & pl.col("indicator_own").str.starts_with(BREAKDOWN_OF)
     tiles = tiles.with_columns(
@@ -196,7 +206,10 @@ def bind_entities(tiles: pl.DataFrame, index: EntityIndex) -> pl.DataFrame:
             .forward_fill().over("para_id"))
         .forward_fill().over("document_id").alias("heading_entity"),
     )
-    subject = pl.coalesce("para_entity", "heading_entity", "doc_subject")
+    # "高于全省平均水平（4.6%）": the bracketed rate is the benchmark's own, and names no subject for later numbers
+    bracketed = pl.col("lead").str.extract(f"({_SCOPE_WORDS})(?:平均水平|平均增速|平均|水平|增速)?[(（]$", 1)
+    subject = pl.coalesce(bracketed.replace_strict(index.canonical, default=None, return_dtype=pl.String),
+                          "para_entity", "heading_entity", "doc_subject")
     tiles = tiles.with_columns(subject.alias("subject_raw"))
     # 全市 and friends, and benchmarks, need the hierarchy: resolved on the distinct combinations
     keys = ["subject_raw", "doc_subject", "cue", "rank_cue", "parity_cue"]
@@ -248,7 +261,8 @@ def assign_measures(tiles: pl.DataFrame) -> pl.DataFrame:
     kind = pl.col("kind")
     down = pl.col("yoy_dir").is_in(cue_words()["yoy_down"])
     diff_down = pl.col("diff").str.contains("^(?:" + "|".join(cue_words()["diff_down"]) + ")|[低慢]$")
-    not_comparison = pl.col("lead").str.contains(_not_a_comparison_regex())
+    # "以百亿元领先", "差距扩大到200亿元": a margin between two subjects, not either's level
+    not_comparison = pl.col("lead").str.contains(_not_a_comparison_regex()) | pl.col("lead").str.contains(_MARGIN)
     sentence_so_far = pl.col("sentence").str.head(pl.col("tile_end"))
     in_plan = sentence_so_far.str.contains(_target_regex())
     has_yoy = pl.col("yoy_dir").is_not_null()
@@ -265,6 +279,11 @@ def assign_measures(tiles: pl.DataFrame) -> pl.DataFrame:
         .when((kind == "percent") & pl.col("share").is_not_null()).then(pl.lit("share_pct"))
         .when((kind == "percent") & pl.col("avg2y").is_not_null()).then(pl.lit("yoy_pct_2y_avg"))
         .when(kind.is_in(["percent", "multiple"]) & has_yoy).then(pl.lit("yoy_pct"))
+        # "泉州2.5%的增速", "高于全省平均水平（4.6%）": a rate named after its number, or a
+        # benchmark's own rate in brackets after it
+        .when((kind == "percent") & pl.col("lead").shift(-1).over(_KEY).fill_null("").str.contains(_POSTPOSED_RATE))
+        .then(pl.lit("yoy_pct"))
+        .when((kind == "percent") & pl.col("lead").str.contains(_BENCHMARK_IN_BRACKETS)).then(pl.lit("yoy_pct"))
         .when(kind == "multiple_special").then(pl.lit("yoy_pct"))
         .when(kind.is_in(["money", "count", "bare_scaled"]) & ~has_yoy & pl.col("diff").is_null()).then(pl.lit("level"))
     )
