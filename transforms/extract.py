@@ -168,15 +168,14 @@ _SAME_FACT = ["document_id", "entity", "indicator", "segment", "measure", "year"
 
 
 def _drop_rounded_restatements(facts: pl.DataFrame) -> pl.DataFrame:
-    """"突破2000亿元" in a headline and "2036.5亿元" in the body (or "突破千亿元，达到1052亿元")
-    are one fact: a rounded bound or approximation of a level stated exactly elsewhere in the
+    """"突破2000亿元" in a headline and "2036.5亿元" in the body (or "突破千亿元，达到1052亿元",
+    "增长超过10%" and "增长10.7%") are one fact: a rounded bound or approximation of a level stated exactly elsewhere in the
     document, for the same subject and period, is not a second observation."""
-    exact = facts.filter((pl.col("qualifier") == "exact") & (pl.col("measure") == "level")).select(
-        *_SAME_FACT, pl.col("value").alias("exact_value"))
+    exact = facts.filter(pl.col("qualifier") == "exact").select(*_SAME_FACT, pl.col("value").alias("exact_value"))
     if exact.height == 0:
         return facts
     facts = facts.with_row_index("_row")
-    rounded = facts.filter(pl.col("qualifier").is_in(["at_least", "about"]) & (pl.col("measure") == "level"))
+    rounded = facts.filter(pl.col("qualifier").is_in(["at_least", "about"]))
     value, exact_value = pl.col("value"), pl.col("exact_value")
     restating = rounded.join(exact, on=_SAME_FACT, nulls_equal=True).filter(
         pl.when(pl.col("qualifier") == "at_least").then((exact_value >= value) & (exact_value <= 1.5 * value))

@@ -199,7 +199,8 @@ def mentions(paragraphs: pl.DataFrame, matchers: Matchers) -> pl.DataFrame:
     return tiles.with_columns(
         # 重庆市级 (municipal-level) is a modifier, not the city as subject, and 领先于全省其他地区
         # names what is compared against
-        core.str.extract_all(f"{_COMPARED_WITH}?{matchers.entity}级?").list.eval(pl.element().filter(
+        core.str.extract_all(f"(?:{_COMPARED_WITH}(?:{matchers.entity}[、和及与])*)?{matchers.entity}级?")
+        .list.eval(pl.element().filter(
             ~pl.element().str.ends_with("级") & ~pl.element().str.contains(f"^{_COMPARED_WITH}")))
         .list.last().alias("entity_form"),
         core.str.extract_all(matchers.indicator).list.last().alias("indicator_form"),
