@@ -12,13 +12,14 @@ STAMP      := $(VENV)/.zonefacts-setup.stamp
 INBOX      ?= samples
 WAREHOUSE  ?= zonefacts.duckdb
 
-.PHONY: help setup run test bench clean distclean
+.PHONY: help setup run test bench eval clean distclean
 
 help:
 	@echo "make setup   create .venv from uv.lock (bootstraps uv into $(TOOLS)/ if missing)"
 	@echo "make run     ingest $(INBOX)/ into $(WAREHOUSE)"
 	@echo "make test    run the test suite"
 	@echo "make bench   benchmarks (see bench/)"
+	@echo "make eval    extraction quality on the gold corpora in ../shared (table in .eval/last.md)"
 	@echo "make clean   remove the local warehouse, staging and caches (keeps .venv)"
 
 setup: $(STAMP)
@@ -44,6 +45,10 @@ test: setup
 # 10k generated articles: Prefect run, plain run, naive baseline, floor (BENCH_LARGE=1 adds RSS at 100k)
 bench: setup
 	BENCH_LARGE=$(BENCH_LARGE) $(VENV)/bin/python -m bench.run
+
+# the pipeline on every gold corpus in ../shared, scored by its score_gold.py; EVAL_ARGS=--floors fails below a floor
+eval: setup
+	$(VENV)/bin/python -m bench.eval_gold $(EVAL_ARGS)
 
 clean:
 	rm -rf $(WAREHOUSE) $(WAREHOUSE).work $(WAREHOUSE).work.wal $(WAREHOUSE).wal \

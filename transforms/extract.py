@@ -23,7 +23,7 @@ from transforms.enumerations import BREAKDOWN_OF, bind_enumerations
 from transforms.groups import discover_groups
 from transforms.mentions import Matchers, mentions
 from transforms.observations import (
-    any_defect_regex, assign_measures, bind_comparison_lists, bind_entities, bind_indicators,
+    any_defect_regex, assign_measures, bind_breakdown_lists, bind_comparison_lists, bind_entities, bind_indicators,
     bind_periods, bind_segments, defects, phrase_of, strip_pattern,
 )
 from transforms.periods import period_label, period_pattern
@@ -96,7 +96,7 @@ def extract(documents: pl.DataFrame, vocabulary: Vocabulary | None = None) -> Ex
                         strip=strip_pattern(entity_pattern, period_pattern()))
     tiles = mentions(paras, matchers)
     tiles = bind_indicators(tiles, surface_to_code, gap_forms)
-    tiles = bind_enumerations(tiles, surface_to_code, index)
+    tiles = bind_breakdown_lists(bind_enumerations(tiles, surface_to_code, index))
     tiles = bind_segments(tiles, SEGMENTED, index)
     tiles = bind_periods(tiles, documents)
     tiles = bind_entities(tiles, index)

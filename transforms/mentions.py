@@ -196,10 +196,13 @@ def mentions(paragraphs: pl.DataFrame, matchers: Matchers) -> pl.DataFrame:
     core = pl.col("core")
     # the clause of the core: text after the last boundary (for segments and evidence)
     clause = core.str.extract(rf"([^,，;；:：。!?！？—]*)$", 1)
+    # a name with a count inside (全省12个国家级经开区) spans the count's tile and this one
+    after_count = pl.col("kind").shift(1).over("sent_id") == "count"
+    named_in = pl.when(after_count).then(pl.col("tile").shift(1).over("sent_id") + core).otherwise(core)
     return tiles.with_columns(
         # 重庆市级 (municipal-level) is a modifier, not the city as subject, and 领先于全省其他地区
         # names what is compared against
-        core.str.extract_all(f"(?:{_COMPARED_WITH}(?:{matchers.entity}[、和及与])*)?{matchers.entity}级?")
+        named_in.str.extract_all(f"(?:{_COMPARED_WITH}(?:{matchers.entity}[、和及与])*)?{matchers.entity}级?")
         .list.eval(pl.element().filter(
             ~pl.element().str.ends_with("级") & ~pl.element().str.contains(f"^{_COMPARED_WITH}")))
         .list.last().alias("entity_form"),

@@ -35,9 +35,10 @@ _MAX_PHRASE_CHARS = 24
 _BARE_RATE = r"(?:增速|增幅)(?:达到|达|为|是)?了?$"
 _POSTPOSED_RATE = r"^的(?:增速|增幅)"
 _SCOPE_WORDS = "全国|全省|全市|全区"
-_MARGIN = r"(?:差距|相差|差额)[^,，;；。]*$|以$"
+_MARGIN = r"(?:差距|相差|差额)[^,，;；。]*$|以(?:近|约|超过|超|逾)?$"
 _BENCHMARK_IN_BRACKETS = f"(?:{_SCOPE_WORDS})(?:平均水平|平均增速|平均|水平|增速)?[(（]$"
 _LEAD_PARAGRAPHS = 3  # the title and the first paragraphs: what a reader takes as the article's frame
+_BREAKDOWN_INTRO = r"(?:按|分)[\p{Han}]{1,6}(?:看|分|划分)[:：,，]"
 
 
 @lru_cache(maxsize=1)
@@ -111,6 +112,24 @@ def bind_indicators(tiles: pl.DataFrame, surface_to_code: dict[str, str], gap_fo
                                          - pl.col("core_clause").str.len_chars())
         .forward_fill().over(_KEY).alias("evidence_start"),
     ).drop("_trailing")
+
+
+def bind_breakdown_lists(tiles: pl.DataFrame) -> pl.DataFrame:
+    """"固定资产投资增长3.2%。分产业看：第一产业增长7.5%，建安工程增长3.3%": after 按…看 / 分…看 the
+    items named are parts of the indicator the paragraph was about, read as it with a segment."""
+    is_number = pl.col("tile_kind") == "number"
+    introduced = pl.col("sentence").str.head(pl.col("tile_end")).str.contains(_BREAKDOWN_INTRO)
+    topic = pl.when(pl.col("indicator_own").is_not_null() & ~pl.col("sentence").str.contains(_BREAKDOWN_INTRO)) \
+        .then(pl.col("indicator_own")).forward_fill().over("para_id")
+    tiles = tiles.with_columns(topic.shift(1).over("para_id").alias("_topic_before"))
+    tiles = tiles.with_columns(pl.col("_topic_before").first().over(_KEY))
+    item = pl.col("core_bare").str.replace_all(r"[\s,，、;；:：()（）]", "")
+    in_list = is_number & introduced & pl.col("_topic_before").is_not_null() & (item.str.len_chars() > 0) \
+        & (item.str.len_chars() <= _MAX_SEGMENT_CHARS) & ~item.str.contains(r"[0-9]")
+    return tiles.with_columns(
+        pl.when(in_list).then(pl.col("_topic_before")).otherwise(pl.col("indicator")).alias("indicator"),
+        pl.when(in_list).then(item).otherwise(pl.col("breakdown_segment")).alias("breakdown_segment"),
+    ).drop("_topic_before")
 
 
 def bind_segments(tiles: pl.DataFrame, segment_codes: set[str], index: EntityIndex) -> pl.DataFrame:

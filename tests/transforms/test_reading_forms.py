@@ -1,0 +1,123 @@
+"""The forms real articles use (issue 15), one row per rule, on sentences written for the test.
+
+Each row is a rule of the language, not of one article: the place names and figures are
+invented. See test_extract_patterns.py for the row conventions.
+"""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from tests.transforms.test_extract_patterns import assert_contains, observations
+
+H1 = {"year": 2024, "start_month": 1, "end_month": 6}
+
+ROWS = [
+    ("a breakdown is its parent indicator with the form as segment",
+     "上半年，绵阳市基础设施投资增长12.5%，民间投资下降3.1%。",
+     [{"indicator": "fixed_asset_investment", "segment": "基础设施投资", "value": 12.5},
+      {"indicator": "fixed_asset_investment", "segment": "民间投资", "value": -3.1}]),
+    ("a breakdown's segment carries to the next number of the sentence",
+     "上半年，绵阳市制造业投资完成210.4亿元，增长9.9%。",
+     [{"indicator": "fixed_asset_investment", "segment": "制造业投资", "measure": "level", "value": 21_040_000_000.0},
+      {"indicator": "fixed_asset_investment", "segment": "制造业投资", "measure": "yoy_pct", "value": 9.9}]),
+    ("new tier-1 codes",
+     "上半年，绵阳市财政总收入85.2亿元，实际利用内资120.5亿元，农民人均纯收入8650元。",
+     [{"indicator": "fiscal_revenue", "value": 8_520_000_000.0},
+      {"indicator": "utilized_domestic_capital", "value": 12_050_000_000.0},
+      {"indicator": "rural_net_income_per_capita", "value": 8650.0}]),
+    ("dollars stay dollars",
+     "上半年，绵阳市协议外资3.2亿美元，同比增长15.1%。",
+     [{"indicator": "contracted_foreign_capital", "measure": "level", "value": 320_000_000.0, "unit": "USD"}]),
+    ("Chinese-numeral month range",
+     "一至七月，绵阳市工业总产值完成905.6亿元。",
+     [{"start_month": 1, "end_month": 7, "indicator": "industrial_output", "value": 90_560_000_000.0}]),
+    ("no change on the year is a growth of zero",
+     "1至11月份，绵阳市进出口总额120.3亿元，同比持平。",
+     [{"start_month": 1, "end_month": 11, "indicator": "foreign_trade", "measure": "yoy_pct", "value": 0.0}]),
+    ("nominal growth is growth",
+     "上半年，绵阳市地区生产总值同比名义增长6.4%。",
+     [{"indicator": "gdp", "measure": "yoy_pct", "value": 6.4}]),
+    ("同增 in headlines",
+     "上半年绵阳市外贸进出口同增12.1%。",
+     [{"indicator": "foreign_trade", "measure": "yoy_pct", "value": 12.1}]),
+    ("the numbers after 分别 take the indicators named before them",
+     "上半年，绵阳市完成地区生产总值1520亿元、工业总产值2210亿元，分别增长6.1%和8.3%。",
+     [{"indicator": "gdp", "measure": "yoy_pct", "value": 6.1},
+      {"indicator": "industrial_output", "measure": "yoy_pct", "value": 8.3}]),
+    ("a list of places before 分别",
+     "上半年，宜宾、泸州、内江固定资产投资增速分别为8.1%、7.4%、6.9%。",
+     [{"entity": "宜宾市", "indicator": "fixed_asset_investment", "value": 8.1},
+      {"entity": "泸州市", "indicator": "fixed_asset_investment", "value": 7.4},
+      {"entity": "内江市", "indicator": "fixed_asset_investment", "value": 6.9}]),
+    ("a bare rate continues the paragraph's topic",
+     "上半年，宜宾GDP同比增长4.9%，泸州的增速达到5.6%。",
+     [{"entity": "泸州市", "indicator": "gdp", "measure": "yoy_pct", "value": 5.6}]),
+    ("a benchmark's own rate in brackets",
+     "上半年，宜宾市GDP增长5.9%，高于全省平均水平（4.1%）。",
+     [{"entity": "四川省", "indicator": "gdp", "measure": "yoy_pct", "value": 4.1}]),
+    ("a rounded rate restating the exact one is one fact",
+     "一季度，绵阳市外贸进出口增长超过10%。一季度，绵阳市外贸进出口增长10.8%。",
+     [{"indicator": "foreign_trade", "measure": "yoy_pct", "value": 10.8, "qualifier": "exact"}]),
+    ("parts introduced by 分…看 belong to the paragraph's indicator",
+     "1-6月，绵阳市固定资产投资增长3.6%。分产业看：第一产业增长21.5%，第二产业增长4.4%。",
+     [{"indicator": "fixed_asset_investment", "segment": "第一产业", "value": 21.5},
+      {"indicator": "fixed_asset_investment", "segment": "第二产业", "value": 4.4}]),
+]
+
+
+@pytest.mark.parametrize("name,text,expected", ROWS, ids=[r[0] for r in ROWS])
+def test_form(name: str, text: str, expected: list[dict]) -> None:
+    assert_contains(observations(text), expected)
+
+
+def test_a_breakdown_never_gets_a_code_of_its_own() -> None:
+    found = observations("上半年，绵阳市房地产开发投资下降8.2%，高技术产业投资增长20.1%。")
+    assert {o["indicator"] for o in found} == {"fixed_asset_investment"}
+    assert {o["segment"] for o in found} == {"房地产开发投资", "高技术产业投资"}
+
+
+def test_a_rounded_restatement_is_not_kept() -> None:
+    found = observations("一季度，绵阳市外贸进出口增长超过10%。一季度，绵阳市外贸进出口增长10.8%。")
+    assert [o["value"] for o in found if o["measure"] == "yoy_pct"] == [10.8]
+
+
+def test_a_margin_is_not_a_level() -> None:
+    found = observations("上半年，宜宾市GDP以近百亿元领先泸州，两市差距扩大到120亿元。")
+    assert [o for o in found if o["measure"] == "level"] == []
+
+
+def test_a_place_after_a_comparison_verb_is_not_the_next_subject() -> None:
+    text = ("上半年，宜宾市GDP增长5.9%，分别高于全国、全省0.9和1.8个百分点。"
+            "其中，第二产业增加值812.4亿元，增长7.2%。")
+    found = observations(text)
+    assert_contains(found, [{"entity": "宜宾市", "indicator": "value_added_secondary", "value": 7.2}])
+    assert all(o["entity"] == "宜宾市" for o in found)
+
+
+def test_a_dateline_place_is_not_the_subject() -> None:
+    text = "新华社北京7月15日电 国家统计局今日发布数据，上半年全国规模以上工业增加值同比增长6.0%。"
+    found = observations(text)
+    assert_contains(found, [{"entity": "中国", "indicator": "industrial_value_added_above_scale", "value": 6.0}])
+
+
+def test_groups_of_zones_are_subjects() -> None:
+    text = ("湖南省12个国家级经开区前三季度进出口增长8%\n"
+            "前三季度，全省12个国家级经济技术开发区实现进出口总额1203.5亿元，同比增长8%。")
+    found = observations(text, title_source="first_line")
+    assert_contains(found, [{"entity": "湖南省国家级经济技术开发区", "indicator": "foreign_trade",
+                             "measure": "level", "value": 120_350_000_000.0}])
+
+
+def test_a_national_group_needs_no_place() -> None:
+    found = observations("前三季度，169家国家高新区实现园区生产总值11.2万亿元，同比增长6.1%。")
+    assert_contains(found, [{"entity": "国家高新区", "indicator": "gdp", "value": 11.2e12}])
+
+
+def test_the_leads_period_and_year_cover_later_paragraphs() -> None:
+    text = ("据统计，2019年1—8月全市工业园区运行平稳。\n"
+            "宜宾市工业园区实现主营业务收入1203.4亿元，同比增长9.1%。")
+    found = observations(text, published_at=None)
+    assert_contains(found, [{"year": 2019, "start_month": 1, "end_month": 8, "indicator": "main_business_revenue",
+                             "value": 120_340_000_000.0}])
