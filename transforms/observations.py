@@ -51,7 +51,7 @@ def _target_regex() -> str:
 @lru_cache(maxsize=1)
 def _not_a_comparison_regex() -> str:
     words = cue_words()["period_change"] + cue_words()["contribution"]
-    period_words = r"(?:较|比)(?:一季度|上半年|前三季度|[0-9]{1,2}(?:-|至)[0-9]{1,2}月|上月|上季度|年初)"
+    period_words = r"(?:较|比)(?:20[0-9]{2}年)?(?:一季度|上半年|前三季度|[0-9]{1,2}(?:-|至)[0-9]{1,2}月|上月|上季度|年初)"
     return "(?:" + "|".join(re.escape(w) for w in words) + "|" + period_words + ")"
 
 
@@ -79,9 +79,10 @@ def bind_indicators(tiles: pl.DataFrame, surface_to_code: dict[str, str], gap_fo
     counts_what_follows = (pl.col("kind") == "count") & trailing.str.contains(r"^[\p{Han}]") \
         & ~trailing.str.contains(r"^(?:以上|左右|上下|以内|之多|同比|比上年|较上年|增长|下降|占|的)")
     own = (
-        # 固定资产投资比上年增长: the indicator may stand before a period or basis phrase
+        # 固定资产投资比上年增长: the indicator may stand before a period or basis phrase;
+        # "在100个工业园区中排第五" counts something else and leaves the sentence's indicator alone
         pl.when(~is_number).then(code)
-        .when(counts_what_follows).then(pl.lit(BLOCKED))
+        .when(counts_what_follows).then(None)
         .when(code.is_not_null()).then(code)
         .when(names_nothing).then(None)
         .otherwise(pl.lit(BLOCKED))
@@ -105,7 +106,7 @@ def bind_indicators(tiles: pl.DataFrame, surface_to_code: dict[str, str], gap_fo
     return tiles.with_columns(
         # "50亿元级项目": a size class, not an amount
         (trailing.str.starts_with("级") | trailing.str.starts_with("量级")).alias("is_class_word"),
-        pl.when(is_number).then(carried.replace(BLOCKED, None)).alias("indicator"),
+        pl.when(is_number & ~counts_what_follows).then(carried.replace(BLOCKED, None)).alias("indicator"),
         # the tile whose core named the indicator: its clause starts the evidence
         # (the core is the lead less the cue actually split off, and its clause is the core's tail)
         pl.when(code.is_not_null()).then(pl.col("tile_start") + pl.col("core").str.len_chars()
@@ -193,7 +194,8 @@ def bind_periods(tiles: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
     # and the first year the body states for a period dates those that state none
     in_lead = ~pl.col("is_title") & (pl.col("para_no") < _LEAD_PARAGRAPHS)
     lead_period = pl.when(in_lead & is_period).then(pl.col("period_phrase")).drop_nulls().first().over("document_id")
-    lead_year = pl.when(is_period).then(pl.col("explicit_year")).drop_nulls().first().over("document_id")
+    lead_year = pl.when(in_lead & is_period).then(pl.struct("period_phrase", "explicit_year")).drop_nulls() \
+        .first().over("document_id").struct.field("explicit_year")
     tiles = tiles.with_columns(
         pl.coalesce("para_period", title_period, lead_period).alias("bound_period"),
         lead_year.alias("lead_year"),

@@ -39,7 +39,7 @@ def period_pattern() -> str:
         # 比上年, 较去年同期: the basis of a growth rate, not the period of the fact
         # and 比一季度, 较1-5月: the other side of a change between periods
         r"|(?:比|较|同|与|和)(?:上年|去年|上一年)(?:同期)?"
-        rf"|(?:比|较)(?:一季度|二季度|三季度|上半年|前三季度|上月|上季度|年初|{_M}月?{_SEP}{_M}月份?|{_M}月份?|前[0-9]{{1,2}}个月)"
+        rf"|(?:比|较)(?:20[0-9]{{2}}年)?(?:一季度|二季度|三季度|上半年|前三季度|上月|上季度|年初|{_M}月?{_SEP}{_M}月份?|{_M}月份?|前[0-9]{{1,2}}个月)"
         rf"|[,，:：]年[,，]"
         rf"|从{rel}?{year}?{_M}月份?起"
         rf"|截至{rel}?{year}?{_M}月(?:底|末|份)?"
