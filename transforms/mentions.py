@@ -24,6 +24,7 @@ from functools import lru_cache
 
 import polars as pl
 
+from transforms.clean import display_offset
 from transforms.numbers import parse_token, token_pattern
 from transforms.periods import period_pattern
 from transforms.vocabulary import VOCAB_DIR
@@ -33,7 +34,9 @@ from transforms.vocabulary import VOCAB_DIR
 _SENTENCE = r"[^。！？!?]+[。！？!?”」]*|[。！？!?”」]+"
 _HEADING_MAX_CHARS = 40
 _BOUNDARY = r"[,，;；:：。!?！？—]"
-_COMPARED_WITH = "(?:领先于|领先|高于|低于|快于|慢于|超过|超出|落后于|落后|优于|居|位居|位列|居于)"
+_MODIFIED = "(?:企业|国|商)"
+# a place after these is compared against (高于全省) or traded with (对东盟出口), not the subject
+_COMPARED_WITH = "(?:领先于|领先|高于|低于|快于|慢于|超过|超出|落后于|落后|优于|居|位居|位列|居于|对)"
 
 
 @lru_cache(maxsize=1)
@@ -114,7 +117,10 @@ def split_sentences(paragraphs: pl.DataFrame) -> pl.DataFrame:
              - pl.col("sentence").str.len_chars()).cast(pl.Int32).alias("sent_start")
         )
         .with_columns(
-            pl.col("display").str.slice(pl.col("sent_start"), pl.col("sentence").str.len_chars()).alias("sentence_display"),
+            # the sentence as found, noise inside it included
+            pl.col("display").str.slice(display_offset(pl.col("sent_start")), display_offset(
+                pl.col("sent_start") + pl.col("sentence").str.len_chars()) - display_offset(pl.col("sent_start"))
+            ).alias("sentence_display"),
             # integer keys make the many windows below cheap
             pl.struct("document_id", "para_no").rank("dense").cast(pl.Int64).alias("para_id"),
             pl.int_range(pl.len(), dtype=pl.Int64).alias("sent_id"),
@@ -206,7 +212,10 @@ def mentions(paragraphs: pl.DataFrame, matchers: Matchers) -> pl.DataFrame:
         .list.eval(pl.element().filter(
             ~pl.element().str.ends_with("级") & ~pl.element().str.contains(f"^{_COMPARED_WITH}")))
         .list.last().alias("entity_form"),
-        core.str.extract_all(matchers.indicator).list.last().alias("indicator_form"),
+        # 出口企业, 进口国: an indicator's word naming a kind of firm or country is not the indicator
+        core.str.extract_all(f"{matchers.indicator}{_MODIFIED}?").list.eval(pl.element().filter(
+            pl.element().str.contains(f"^{matchers.indicator}$") | ~pl.element().str.contains(f"{_MODIFIED}$")))
+        .list.last().alias("indicator_form"),
         core.str.replace_all(matchers.strip, "").alias("residue"),
         clause.alias("core_clause"),
         # the clause without names of entities and periods: what an enumeration or a segment lists

@@ -37,6 +37,8 @@ _POSTPOSED_RATE = r"^的(?:增速|增幅)"
 _SCOPE_WORDS = "全国|全省|全市|全区"
 _MARGIN = r"(?:差距|相差|差额)[^,，;；。]*$|以(?:近|约|超过|超|逾)?$"
 _BENCHMARK_IN_BRACKETS = f"(?:{_SCOPE_WORDS})(?:平均水平|平均增速|平均|水平|增速)?[(（]$"
+_TRADE = ["foreign_trade", "exports", "imports"]
+_PARTNER = r"对([^对,，、;；:：]{1,12}?)(?:的)?(?:货物)?(?:贸易|进出口|出口|进口)"
 _LEAD_PARAGRAPHS = 3  # the title and the first paragraphs: what a reader takes as the article's frame
 _BREAKDOWN_INTRO = r"(?:按|分)[\p{Han}]{1,6}(?:看|分|划分)[:：,，]"
 
@@ -142,7 +144,11 @@ def bind_segments(tiles: pl.DataFrame, segment_codes: set[str], index: EntityInd
     cleaned = raw.str.replace(f"^(?:{prefixes})+", "").str.replace(f"(?:{suffixes})+$", "")
     segment = pl.when(needs_segment & (cleaned.str.len_chars() > 0) & (cleaned.str.len_chars() <= _MAX_SEGMENT_CHARS)
                       & ~cleaned.str.contains(r"[0-9]")).then(cleaned)
-    return tiles.with_columns(pl.coalesce(pl.col("enum_segment"), pl.col("breakdown_segment"), segment).alias("segment"))
+    # 对东盟进出口, 对美出口: trade with a partner is a segment of the subject's trade
+    partner = pl.when(pl.col("indicator").is_in(_TRADE) & pl.col("indicator_own").is_not_null()).then(
+        pl.col("core_clause").str.extract(_PARTNER, 1).fill_null("")).forward_fill().over(_KEY).replace("", None)
+    return tiles.with_columns(
+        pl.coalesce(pl.col("enum_segment"), pl.col("breakdown_segment"), partner, segment).alias("segment"))
 
 
 def bind_periods(tiles: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
@@ -283,7 +289,12 @@ def assign_measures(tiles: pl.DataFrame) -> pl.DataFrame:
     down = pl.col("yoy_dir").is_in(cue_words()["yoy_down"])
     diff_down = pl.col("diff").str.contains("^(?:" + "|".join(cue_words()["diff_down"]) + ")|[低慢]$")
     # "以百亿元领先", "差距扩大到200亿元": a margin between two subjects, not either's level
-    not_comparison = pl.col("lead").str.contains(_not_a_comparison_regex()) | pl.col("lead").str.contains(_MARGIN)
+    # "比2019年1-7月增长20.5%", "比一季度提高": growth against another period, not on the year
+    previous = pl.col("period_phrase").shift(1).over(_KEY).fill_null("")
+    against_a_period = previous.str.contains("^(?:比|较)") & ~previous.str.contains("上年|去年|上一年") \
+        & ~pl.col("lead").str.contains(r"[,，;；。]")
+    not_comparison = pl.col("lead").str.contains(_not_a_comparison_regex()) | pl.col("lead").str.contains(_MARGIN) \
+        | against_a_period
     sentence_so_far = pl.col("sentence").str.head(pl.col("tile_end"))
     in_plan = sentence_so_far.str.contains(_target_regex())
     has_yoy = pl.col("yoy_dir").is_not_null()

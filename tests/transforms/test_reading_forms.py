@@ -14,6 +14,12 @@ from tests.transforms.test_extract_patterns import assert_contains, observations
 H1 = {"year": 2024, "start_month": 1, "end_month": 6}
 
 ROWS = [
+    ("trade with a partner is a segment of the subject's trade",
+     "一季度，我国对东盟进出口1.2万亿元，同比增长9.1%。",
+     [{"entity": "中国", "indicator": "foreign_trade", "segment": "东盟", "measure": "yoy_pct", "value": 9.1}]),
+    ("a count of something else does not stop the list's indicator",
+     "1-7月，宜宾经济技术开发区主营业务收入410.5亿元，在全省100个工业园区中排第六位；江安工业园区215.3亿元。",
+     [{"entity": "江安工业园区", "indicator": "main_business_revenue", "value": 21_530_000_000.0}]),
     ("a breakdown is its parent indicator with the form as segment",
      "上半年，绵阳市基础设施投资增长12.5%，民间投资下降3.1%。",
      [{"indicator": "fixed_asset_investment", "segment": "基础设施投资", "value": 12.5},
@@ -121,3 +127,13 @@ def test_the_leads_period_and_year_cover_later_paragraphs() -> None:
     found = observations(text, published_at=None)
     assert_contains(found, [{"year": 2019, "start_month": 1, "end_month": 8, "indicator": "main_business_revenue",
                              "value": 120_340_000_000.0}])
+
+
+def test_growth_against_an_earlier_year_is_not_yoy() -> None:
+    found = observations("1-7月，宜宾市固定资产投资同比增长6.2%，比2019年1-7月增长15.5%。", dt.date(2021, 8, 20))
+    assert [(o["year"], o["measure"], o["value"]) for o in found] == [(2021, "yoy_pct", 6.2)]
+
+
+def test_a_kind_of_firm_is_not_the_indicator() -> None:
+    found = observations("一季度，我国出口企业申领原产地证书12.5万份，进口国关税减让3.1亿元。")
+    assert [o for o in found if o["indicator"] in ("exports", "imports")] == []
