@@ -838,6 +838,20 @@ def _html_text_by_regex(text: str) -> str:
     return _tidy_html_lines(text)
 
 
+def _description(root) -> str:
+    found = root.xpath('//meta[translate(@name, "DESCRIPTION", "description")="description"]/@content')
+    return _html_ws(str(found[0])).strip() if found else ""
+
+
+def _with_description(description: str, body: str) -> str:
+    """The page's ``<meta name="description">`` leads the text when the body does not say it:
+    template pages and teasers state their figures only there. A description the body repeats
+    adds nothing (extraction reads a repeated statement once)."""
+    if not description or description in body:
+        return body
+    return description + "\n" + body
+
+
 def _html_to_text(text: str, parser) -> tuple[str, str | None, _dt.date | None, str | None]:
     """(text, title, date, source_url). Falls back to a regex strip; raises _Reject."""
     import lxml.html
@@ -854,7 +868,8 @@ def _html_to_text(text: str, parser) -> tuple[str, str | None, _dt.date | None, 
         try:
             title, date, url = _html_meta(root)
             if not truncated:
-                return _html_text_from_tree(root), title, date, url
+                description = _description(root)  # before the text: reading the body prunes the tree
+                return _with_description(description, _html_text_from_tree(root)), title, date, url
         except Exception:
             pass
     try:

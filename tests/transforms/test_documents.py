@@ -634,3 +634,15 @@ def test_batch_of_2000_mixed_files_is_fast():
     assert docs["format"].value_counts().height == 3
     # ~0.5-1.5 s on a shared 2-core box, i.e. 10k such files in a few seconds
     assert elapsed < 5.0, f"took {elapsed:.1f}s"
+
+
+def test_html_description_leads_a_body_that_does_not_state_it() -> None:
+    page = ("<html><head><title>某市经济数据</title><meta name='description' content='上半年，某市GDP同比增长5.5%。'>"
+            "</head><body><div>${page.content}</div></body></html>")
+    assert one_doc("a.html", page)["text"].splitlines()[0] == "上半年，某市GDP同比增长5.5%。"
+
+
+def test_html_description_the_body_repeats_is_not_added() -> None:
+    page = ("<html><head><meta name='description' content='上半年，某市GDP同比增长5.5%。'></head>"
+            "<body><p>上半年，某市GDP同比增长5.5%。</p><p>下半年继续。</p></body></html>")
+    assert one_doc("a.html", page)["text"].count("同比增长5.5%") == 1
