@@ -106,8 +106,8 @@ _SPACE = re.compile(r"[\s\u200b-\u200f\u2060\ufeff\u00ad]+")
 
 
 def _squeeze(text: str) -> str:
-    """The extractor tidies scrape noise (spaces between CJK/digits, invisible characters, line
-    breaks inside a paragraph) before it cuts evidence; compare with those removed."""
+    """Evidence keeps noise inside the line as found, but a paragraph joins its lines without
+    the breaks (and their edge spaces); compare with whitespace removed."""
     return _SPACE.sub("", text)
 
 
@@ -159,10 +159,9 @@ def test_found_by_fuzz_evidence_of_a_number_after_a_period_phrase_is_its_own_cla
     assert doubled.get_column("evidence").to_list() == ["CPI同比增长2024年翻一番"]
 
 
-@pytest.mark.xfail(strict=True, reason="evidence is cut from the tidied paragraph (transforms/clean.py _tidy removes "
-                   "spaces between CJK/digits), so it is not verbatim document text, and char_start/char_end are "
-                   "offsets in that tidied paragraph, not in documents.text")
 def test_evidence_is_verbatim_text_and_offsets_locate_it():
+    """Evidence is cut from the paragraph as found (spaces kept) at offsets mapped back from the
+    reading; in a one-paragraph document those are offsets in the text."""
     text = "2024年，重庆高新区地区生产总值 1,234.5 亿元，同比增长 6.1%。"
     obs = extract(_doc(text), VOCAB).observations
     assert obs.height >= 1

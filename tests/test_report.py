@@ -49,8 +49,8 @@ def build_warehouse(path: Path) -> Path:
             con.execute("INSERT INTO dim_indicator VALUES ((hash(?) >> 2)::BIGINT, ?, ?, ?, 'money', 'macro')",
                         [code, code, code, code])
         for entity in {f[0] for f in FACTS}:
-            con.execute("INSERT INTO dim_entity VALUES ((hash(?) >> 2)::BIGINT, ?, 'zone', NULL, [], 'vocabulary')",
-                        [entity, entity])
+            con.execute("INSERT INTO dim_entity (entity_id, name, entity_type, parent, aliases, origin) "
+                        "VALUES ((hash(?) >> 2)::BIGINT, ?, 'zone', NULL, [], 'vocabulary')", [entity, entity])
         for label in {(f[1], f[2], f[3], f[4]) for f in FACTS}:
             con.execute("INSERT INTO dim_period VALUES ((hash(?) >> 2)::BIGINT, ?, ?, ?, ?)", [label[3], *label])
         for n, (entity, year, sm, em, label, code, measure, value, unit) in enumerate(FACTS):

@@ -1,4 +1,4 @@
-"""documents → paragraphs: drop non-article lines, join broken lines, fold width and script.
+"""documents → paragraphs: drop non-article lines, join broken lines, read through noise, fold.
 
 ``paragraphs(documents)`` takes columns document_id, text, title_source and returns one
 row per paragraph:
@@ -9,8 +9,14 @@ row per paragraph:
     title_only   bool   a metadata title (sidecar, front matter, HTML <title>) that the text
                         does not contain: read for the period and subject, never for facts
     display      str    the paragraph as found (lines joined), for evidence
-    norm         str    the same characters width-folded and in simplified script;
-                        same length as ``display`` so offsets carry over
+    norm         str    the paragraph as read: noise inside words taken out (markup, entities,
+                        invisible characters, pinyin after characters, spaces between CJK
+                        characters or digits: transforms.noise), width-folded, simplified script
+    norm_to_display  binary | null   for each offset 0..len(norm) in ``norm``, the offset in
+                        ``display`` (int32 little-endian, len(norm) + 1 of them); null when
+                        nothing was taken out, so ``norm`` and ``display`` share offsets.
+                        Read it with ``display_offset``: a span [s, e) of ``norm`` is
+                        ``display[display_offset(s):display_offset(e)]``, noise included.
 
 Real scraped articles break sentences over blank lines ("手\\n\\n段"), wrap photo
 captions and bylines between them, and repeat paragraphs; the facts must be read
@@ -20,8 +26,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
 import polars as pl
 
+from transforms.noise import MAY_HAVE_NOISE, read_line
 from transforms.vocabulary import VOCAB_DIR, read_patterns
 
 # A line ends a sentence when it ends with one of these.
@@ -123,21 +131,19 @@ def _drop_noise(lines: pl.DataFrame) -> pl.DataFrame:
     return lines.filter(keep | (pl.col("first_line") & pl.col("has_title_line")))
 
 
-_HTML_ENTITIES = ["&nbsp;", "&amp;", "&lt;", "&gt;", "&quot;", "&#39;", "&ldquo;", "&rdquo;", "&mdash;", "&hellip;"]
-_ENTITY_TEXT = [" ", "&", "<", ">", '"', "'", "“", "”", "—", "…"]
-_LEFTOVER_TAG = r"</?[A-Za-z][^<>]{0,200}>"
-_INVISIBLE = r"[\u200b-\u200f\u2060\ufeff\u00ad]"
-# a space between two CJK characters or digits is scrape noise: "增长 6.3 %", "地区 生产总值"
-_SPACED = r"([\p{Han}0-9%.,，、])[ \t\u00a0\u3000]+([\p{Han}0-9%.])"
-
-
 def _tidy(lines: pl.DataFrame) -> pl.DataFrame:
-    """Remove what web scrapes leave in text: tags, entities, invisible characters, stray spaces."""
-    line = (pl.col("line").str.replace_all(_LEFTOVER_TAG, "").str.replace_many(_HTML_ENTITIES, _ENTITY_TEXT)
-            .str.replace_all(_INVISIBLE, ""))
-    for _ in range(2):  # "1 2 3": each pass joins every other gap
-        line = line.str.replace_all(_SPACED, "${1}${2}")
-    return lines.with_columns(line.str.strip_chars().alias("line")).filter(pl.col("line") != "")
+    """``line`` becomes the line as read (what the joining rules look at); ``raw`` keeps it as
+    found and ``source`` (int32 bytes, null when the two are equal) maps the one to the other."""
+    lines = lines.with_columns(pl.col("line").alias("raw"), pl.lit(None, dtype=pl.Binary).alias("source"))
+    noisy = lines.get_column("line").str.contains(MAY_HAVE_NOISE).arg_true()
+    if noisy.len():
+        # Python on the few lines that carry noise: no library maps offsets through deletions
+        read = [read_line(line) for line in lines.get_column("line").gather(noisy).to_list()]
+        lines = lines.with_columns(
+            lines.get_column("line").scatter(noisy, [text for text, _ in read]),
+            lines.get_column("source").scatter(noisy, [None if src is None else src.tobytes() for _, src in read]),
+        )
+    return lines.filter(pl.col("line") != "")
 
 
 def _join_broken_lines(lines: pl.DataFrame) -> pl.DataFrame:
@@ -153,20 +159,44 @@ def _join_broken_lines(lines: pl.DataFrame) -> pl.DataFrame:
         )
         | line.str.contains(_STARTS_AS_CONTINUATION)
     )
-    return (
-        lines.with_columns((~continues).cast(pl.Int32).cum_sum().over("document_id").alias("para_no"))
-        .group_by("document_id", "para_no", maintain_order=True)
-        .agg(
-            line.str.join("").alias("display"),
-            (pl.col("first_line") & pl.col("has_title_line")).first().alias("is_title"),
-            pl.col("title_only").first().alias("title_only"),
-        )
+    lines = lines.with_columns((~continues).cast(pl.Int32).cum_sum().over("document_id").alias("para_no"))
+    paras = lines.group_by("document_id", "para_no", maintain_order=True).agg(
+        pl.col("raw").str.join("").alias("display"),
+        (pl.col("first_line") & pl.col("has_title_line")).first().alias("is_title"),
+        pl.col("title_only").first().alias("title_only"),
     )
+    return _with_offset_maps(paras, lines)
+
+
+def _with_offset_maps(paras: pl.DataFrame, lines: pl.DataFrame) -> pl.DataFrame:
+    """``reading`` and ``norm_to_display`` of each paragraph with a line read through noise: its
+    lines' readings and maps end to end (a clean line maps to itself), then the paragraph's end.
+    A paragraph without noise reads as it is displayed."""
+    if lines.get_column("source").null_count() == lines.height:
+        return paras.with_columns(pl.col("display").alias("reading"),
+                                  pl.lit(None, dtype=pl.Binary).alias("norm_to_display"))
+    noisy = lines.filter(pl.col("source").is_not_null().any().over("document_id", "para_no"))
+    found = noisy.group_by("document_id", "para_no", maintain_order=True).agg("raw", "line", "source")
+    readings, maps = [], []
+    # Python per noisy paragraph (few): NumPy joins the lines' maps, each shifted to its line's start
+    for raws, lines_read, sources in found.select("raw", "line", "source").iter_rows():
+        parts, start = [], 0
+        for raw, line, source in zip(raws, lines_read, sources):
+            offsets = np.arange(len(line), dtype=np.int32) if source is None else np.frombuffer(source, np.int32)
+            parts.append(offsets + start)
+            start += len(raw)
+        parts.append(np.array([start], dtype=np.int32))
+        readings.append("".join(lines_read))
+        maps.append(np.concatenate(parts).tobytes())
+    found = found.select("document_id", "para_no", pl.Series("reading", readings, dtype=pl.String),
+                         pl.Series("norm_to_display", maps, dtype=pl.Binary))
+    return (paras.join(found, on=["document_id", "para_no"], how="left", maintain_order="left")
+            .with_columns(pl.col("reading").fill_null(pl.col("display"))))
 
 
 def _normalize(paras: pl.DataFrame) -> pl.DataFrame:
-    folded = pl.col("display").str.replace_many(_FULL_WIDTH, _HALF_WIDTH)
-    paras = paras.with_columns(folded.alias("norm"))
+    folded = pl.col("reading").str.replace_many(_FULL_WIDTH, _HALF_WIDTH)
+    paras = paras.with_columns(folded.alias("norm")).drop("reading")
     needs_t2s = paras.get_column("norm").str.contains(_TRADITIONAL_HINT)
     if needs_t2s.any():
         norm = paras.get_column("norm").to_list()
@@ -177,10 +207,21 @@ def _normalize(paras: pl.DataFrame) -> pl.DataFrame:
     return paras
 
 
+def display_offset(offset: pl.Expr) -> pl.Expr:
+    """The offset in ``display`` of ``offset`` in ``norm``, on a frame that carries ``norm_to_display``.
+
+    The map is bytes rather than a list because sentences and tiles repeat their paragraph's
+    row: a binary value is shared between the copies, a list would be copied into each.
+    """
+    return (pl.col("norm_to_display").bin.slice(offset * 4, 4).bin.reinterpret(dtype=pl.Int32, endianness="little")
+            .fill_null(offset))
+
+
 def paragraphs(documents: pl.DataFrame) -> pl.DataFrame:
     if documents.height == 0:
         return pl.DataFrame(schema={"document_id": pl.String, "para_no": pl.Int32, "is_title": pl.Boolean,
-                                    "title_only": pl.Boolean, "display": pl.String, "norm": pl.String})
+                                    "title_only": pl.Boolean, "display": pl.String, "norm": pl.String,
+                                    "norm_to_display": pl.Binary})
     paras = _normalize(_join_broken_lines(_tidy(_drop_noise(_lines(documents)))))
     # A paragraph repeated in the same document states its facts once.
     repeated = (pl.col("norm").str.len_chars() >= _MIN_REPEATED_PARAGRAPH) & pl.col("norm").is_duplicated().over(
@@ -188,5 +229,5 @@ def paragraphs(documents: pl.DataFrame) -> pl.DataFrame:
     return (
         paras.filter(~repeated)
         .with_columns((pl.int_range(pl.len()).over("document_id")).cast(pl.Int32).alias("para_no"))
-        .select("document_id", "para_no", "is_title", "title_only", "display", "norm")
+        .select("document_id", "para_no", "is_title", "title_only", "display", "norm", "norm_to_display")
     )

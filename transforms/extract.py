@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from transforms.clean import paragraphs
+from transforms.clean import display_offset, paragraphs
 from transforms.entities import SCOPE_PREFIX, base_index, discover, entity_frame
 from transforms.enumerations import BREAKDOWN_OF, bind_enumerations
 from transforms.groups import discover_groups
@@ -112,7 +112,7 @@ def extract(documents: pl.DataFrame, vocabulary: Vocabulary | None = None) -> Ex
     observations = _finish(facts, index)
     unmapped = _unmapped(numbers.filter(clean))
     sentence_rows = (tiles.filter(~pl.col("title_only"))
-                     .select("document_id", "para_no", "sentence", "sentence_display", "sent_start")
+                     .select("document_id", "para_no", "sentence", "sentence_display", "sent_start", "norm_to_display")
                      .unique(["document_id", "para_no", "sent_start"], maintain_order=True))
     found_defects = defects(sentence_rows)
     entities = entity_frame(index, set(observations.get_column("entity").to_list())
@@ -137,19 +137,24 @@ def _finish(facts: pl.DataFrame, index) -> pl.DataFrame:
     start = pl.when(targets).then(None).otherwise(pl.col("start_month")).cast(pl.Int32)
     end = pl.when(targets).then(None).otherwise(pl.col("end_month")).cast(pl.Int32)
     year = pl.when(targets & pl.col("sentence_year").is_not_null()).then(pl.col("sentence_year")).otherwise(pl.col("year"))
-    char_start = (pl.col("sent_start") + pl.col("evidence_start").fill_null(pl.col("tile_start"))).cast(pl.Int32)
-    char_end = (pl.col("sent_start") + pl.col("tile_end")).cast(pl.Int32)
-    evidence = pl.col("sentence_display").str.slice(
-        pl.col("evidence_start").fill_null(pl.col("tile_start")),
-        pl.col("tile_end") - pl.col("evidence_start").fill_null(pl.col("tile_start")),
-    ).str.strip_chars(" ,，、;；:：")
+    # offsets are read in norm; evidence and char_start/char_end are in the paragraph as found
+    first = display_offset(pl.col("sent_start") + pl.col("evidence_start").fill_null(pl.col("tile_start")))
+    last = display_offset(pl.col("sent_start") + pl.col("tile_end"))
+    char_start, char_end = first.cast(pl.Int32), last.cast(pl.Int32)
+    evidence = pl.col("sentence_display").str.slice(first - display_offset(pl.col("sent_start")), last - first
+                                                    ).str.strip_chars(" ,，、;；:：")
+    # a defect in what the fact was read from keeps it out, even in an earlier tile whose
+    # indicator it carries ("**产业增加值80.7亿元，增长3.7%": the 3.7 has no readable indicator)
+    evidence_start = pl.col("evidence_start").fill_null(pl.col("tile_start"))
+    defective = pl.col("sentence").str.slice(evidence_start, pl.col("tile_end") - evidence_start).str.contains(
+        any_defect_regex())
     family = pl.col("entity").replace_strict({n: index.family(n) for n in index.entity_type}, default=pl.col("entity"),
                                              return_dtype=pl.String)
     facts = facts.with_columns(
         year.cast(pl.Int32).alias("year"), start.alias("start_month"), end.alias("end_month"),
         char_start.alias("char_start"), char_end.alias("char_end"), evidence.alias("evidence"),
         family.alias("family"),
-    ).filter(~pl.col("entity").str.starts_with(SCOPE_PREFIX))
+    ).filter(~pl.col("entity").str.starts_with(SCOPE_PREFIX) & ~defective)
     # The same statement repeated in a document (headline, body, data box) is one observation;
     # a repeat that lost its period in a box is the same statement as the one that kept it.
     facts = _drop_rounded_restatements(facts)
@@ -191,5 +196,7 @@ def _unmapped(numbers: pl.DataFrame) -> pl.DataFrame:
         "document_id",
         phrase_of(pl.col("residue")).alias("phrase"),
         "measure", "value", "unit",
-        pl.col("sentence_display").str.slice(0, pl.col("tile_end")).str.extract(r"([^,，;；。]*)$", 1).alias("evidence"),
+        pl.col("sentence_display").str.slice(0, display_offset(pl.col("sent_start") + pl.col("tile_end"))
+                                             - display_offset(pl.col("sent_start")))
+        .str.extract(r"([^,，;；。]*)$", 1).alias("evidence"),
     ).filter(pl.col("phrase").is_not_null() & (pl.col("phrase") != "")).cast(UNMAPPED_SCHEMA)

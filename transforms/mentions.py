@@ -195,6 +195,16 @@ def _cues(tiles: pl.DataFrame) -> pl.DataFrame:
     ).drop("share_bench2")
 
 
+def _strip(text: pl.Expr, matchers: Matchers) -> pl.Expr:
+    """``text`` without what ``matchers.strip`` matches. The entity names (thousands, with the
+    gazetteer) are removed in a pass of their own: in one alternation with a character class
+    or the period pattern they cost the regex engine its literal search (100× slower)."""
+    names = f"(?:{matchers.entity})|"
+    if matchers.strip.startswith(names):
+        return text.str.replace_all(matchers.entity, "").str.replace_all(matchers.strip[len(names):], "")
+    return text.str.replace_all(matchers.strip, "")
+
+
 def mentions(paragraphs: pl.DataFrame, matchers: Matchers) -> pl.DataFrame:
     """Tiles of every sentence with their token parsed and their cue split off."""
     sentences = split_sentences(paragraphs)
@@ -216,7 +226,7 @@ def mentions(paragraphs: pl.DataFrame, matchers: Matchers) -> pl.DataFrame:
         core.str.extract_all(f"{matchers.indicator}{_MODIFIED}?").list.eval(pl.element().filter(
             pl.element().str.contains(f"^{matchers.indicator}$") | ~pl.element().str.contains(f"{_MODIFIED}$")))
         .list.last().alias("indicator_form"),
-        core.str.replace_all(matchers.strip, "").alias("residue"),
+        _strip(core, matchers).alias("residue"),
         clause.alias("core_clause"),
         # the clause without names of entities and periods: what an enumeration or a segment lists
         clause.str.replace_all(matchers.entity, "").str.replace_all(period_pattern(), "").alias("core_bare"),

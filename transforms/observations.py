@@ -20,7 +20,8 @@ from functools import lru_cache
 
 import polars as pl
 
-from transforms.entities import SCOPE_PREFIX, EntityIndex
+from transforms.clean import display_offset
+from transforms.entities import SCOPE_PREFIX, EntityIndex, plausible_name
 from transforms.enumerations import BREAKDOWN_OF
 from transforms.groups import GROUP_SEPARATOR, group_entity
 from transforms.mentions import cue_words, lookup_columns
@@ -226,6 +227,8 @@ def bind_entities(tiles: pl.DataFrame, index: EntityIndex) -> pl.DataFrame:
                 pl.col("is_title") & pl.col("entity_own").is_not_null()
                 & ~pl.col("entity_own").str.starts_with(SCOPE_PREFIX)).first().over("document_id"),
             real.drop_nulls().first().over("document_id"),
+            # a document that names no place and speaks of 全国 is about the country
+            pl.when((pl.col("entity_own") == SCOPE_PREFIX + "country").any().over("document_id")).then(pl.lit("中国")),
         ).alias("doc_subject"),
         # a heading's or title's own subject; its 全市 (领跑全市) is a benchmark, not a subject
         pl.when(pl.col("is_heading") | pl.col("is_title")).then(
@@ -269,7 +272,7 @@ def _resolve_scope(name: str | None, doc_subject: str | None, index: EntityIndex
 def _benchmark(text: str | None, subject: str | None, index: EntityIndex) -> str | None:
     if not text:
         return None
-    forms = sorted((f for f in index.canonical if f in text), key=len, reverse=True)
+    forms = sorted(index.forms_within(text), key=len, reverse=True)
     named = [index.canonical[f] for f in forms if not index.canonical[f].startswith(SCOPE_PREFIX)]
     if named:
         return named[0]
@@ -279,7 +282,7 @@ def _benchmark(text: str | None, subject: str | None, index: EntityIndex) -> str
     # an unlisted comparison group (主城都市区) is kept verbatim
     bare = re.sub(r"^(?:分别|均|都|还)?(?:位居|位列|居于|排名|排在|居|排|列|高于|低于|快于|慢于|高出|领先|落后|占|和|与|同)?", "", text)
     bare = re.sub(r"(?:平均水平|平均增速|平均|增速|水平|比重|比例|的|达到|达|为)+$", "", bare)
-    return bare if 2 <= len(bare) <= 8 else None
+    return bare if 2 <= len(bare) <= 8 and plausible_name(bare) else None  # not 仍保持在, 外贸总值
 
 
 def assign_measures(tiles: pl.DataFrame) -> pl.DataFrame:
@@ -418,14 +421,15 @@ def bind_comparison_lists(tiles: pl.DataFrame, index: EntityIndex) -> pl.DataFra
 
 
 def defects(sentences: pl.DataFrame) -> pl.DataFrame:
-    """Numbers whose digits were lost, one row per occurrence."""
+    """Numbers that cannot be read (defects.csv: lost digits, masks, merged numbers), one row per
+    occurrence; char_start is in the paragraph as found."""
     frames = []
     for kind, pattern in defect_patterns():
         frames.append(
             sentences.select(
                 "document_id", pl.col("sentence_display").alias("sentence"),
                 pl.col("sentence").str.extract_all(pattern).alias("text"),
-                pl.col("sent_start"), pl.col("para_no"),
+                pl.col("sentence").alias("reading"), pl.col("sent_start"), pl.col("para_no"), "norm_to_display",
             ).explode("text").filter(pl.col("text").is_not_null()).with_columns(pl.lit(kind).alias("kind"))
         )
     if not frames:
@@ -433,8 +437,8 @@ def defects(sentences: pl.DataFrame) -> pl.DataFrame:
                                     "sentence": pl.String, "char_start": pl.Int32})
     found = pl.concat(frames)
     return found.with_columns(
-        # character offset (str.find would count bytes)
-        (pl.col("sent_start") + pl.col("sentence").str.split(pl.col("text")).list.first().str.len_chars())
+        # character offset in the reading (str.find would count bytes), then in the paragraph as found
+        display_offset(pl.col("sent_start") + pl.col("reading").str.split(pl.col("text")).list.first().str.len_chars())
         .cast(pl.Int32).alias("char_start")
     ).select("document_id", "kind", "text", "sentence", "char_start").unique(maintain_order=True)
 
@@ -452,7 +456,8 @@ def strip_pattern(entity_pattern: str, period_pattern: str) -> str:
     fillers = sorted(cue_words()["filler"], key=len, reverse=True)
     filler_alt = "|".join(re.escape(w) for w in fillers)
     return (
-        f"(?:{entity_pattern})|(?:{period_pattern})|(?:{filler_alt})"
+        # 按2017年平均汇率计算为, 按可比价格计算: the basis of a figure names nothing
+        f"(?:{entity_pattern})|(?:{period_pattern})|(?:{filler_alt})|按[^,，;；。]{{0,12}}?计算为?"
         r"|[\s,，、;；:：()（）“”\"'《》—\-·.]"
     )
 

@@ -57,10 +57,12 @@ def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
         " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMP DEFAULT now())"
     )
-    have = current_version(con)
+    # every version not recorded yet, not only those above the highest: two migrations written
+    # side by side (006, 007) may reach a database in either order
+    have = {row[0] for row in con.execute("SELECT version FROM schema_migrations").fetchall()}
     applied = []
     for migration in available_migrations():
-        if migration.version <= have:
+        if migration.version in have:
             continue
         con.execute("BEGIN TRANSACTION")
         try:

@@ -115,8 +115,9 @@ ENTITY_ROWS = [
     ("alias from the vocabulary", "上半年，重庆高新技术产业开发区GDP增长5.1%。", [{"entity": "重庆高新区", "entity_type": "zone"}]),
     ("subject carries over (其中)", "上半年，成都高新区GDP增长5.1%。其中，出口总额增长3%。",
      [{"entity": "成都高新区", "indicator": "exports"}]),
-    ("discovered 经开区", "上半年，绵阳经开区GDP增长5.1%。", [{"entity": "绵阳经开区", "entity_type": "zone"}]),
-    ("discovered 新区", "上半年，滨海新区GDP增长5.1%。", [{"entity": "滨海新区", "entity_type": "zone"}]),
+    ("gazetteer zone by its short name", "上半年，绵阳经开区GDP增长5.1%。",
+     [{"entity": "绵阳经济技术开发区", "entity_type": "zone"}]),
+    ("discovered 经济开发区", "上半年，宁海经济开发区GDP增长5.1%。", [{"entity": "宁海经济开发区", "entity_type": "zone"}]),
     ("discovered 县", "上半年，宜宾县GDP增长5.1%。", [{"entity": "宜宾县", "entity_type": "county"}]),
     ("全市 in a city's own bulletin is the city", "2023年，全市实现地区生产总值2100亿元，比上年增长5.5%。",
      [{"entity": "珠海市", "indicator": "gdp", "measure": "level", "year": 2023}]),
@@ -238,7 +239,7 @@ def test_traditional_evidence_kept_as_found() -> None:
 
 def test_title_gives_subject_when_body_names_none() -> None:
     found = observations("绵阳经开区上半年经济运行情况\n上半年，地区生产总值增长5.2%。", title_source="first_line")
-    assert_contains(found, [{"entity": "绵阳经开区", "indicator": "gdp", "value": 5.2}])
+    assert_contains(found, [{"entity": "绵阳经济技术开发区", "indicator": "gdp", "value": 5.2}])
 
 
 def _with_title(text: str, title: str, published_at: dt.date) -> list[dict]:
@@ -253,7 +254,7 @@ def _with_title(text: str, title: str, published_at: dt.date) -> list[dict]:
 def test_metadata_title_gives_period_and_subject_but_no_facts() -> None:
     found = _with_title("全区固定资产投资同比增长11.2%。", "绵阳经开区1-10月经济运行情况：GDP增长6.5%",
                         dt.date(2024, 11, 20))
-    assert_contains(found, [{"entity": "绵阳经开区", "year": 2024, "start_month": 1, "end_month": 10,
+    assert_contains(found, [{"entity": "绵阳经济技术开发区", "year": 2024, "start_month": 1, "end_month": 10,
                              "indicator": "fixed_asset_investment", "value": 11.2}])
     assert all(o["indicator"] != "gdp" for o in found), "a title that is not in the text is not evidence"
 
