@@ -7,7 +7,8 @@ Three suites, each expectation tagged ``meta={"name": <stable name>, "severity":
 * ``documents`` — a batch's parsed documents and their digit-loss defects
   (``validate_documents``). All warnings: documents are filtered at ingest already.
 * ``warehouse`` — query results of the loaded warehouse (``validate_warehouse``):
-  key integrity (error), cross-document conflicts and internal consistency (warning).
+  key integrity (error), cross-document conflicts, internal consistency and extraction
+  coverage (warning).
 
 A stable name may stand for several GX expectations (e.g. ``month_range_valid`` is
 three); its result fails when any of them fails. GX only has a pandas datasource
@@ -36,6 +37,7 @@ import polars as pl
 from expectations.gx_import import import_gx
 from expectations.ranges import IMPLIED_BENCHMARK, RANGE_MEASURES, load_ranges, range_name, resolve
 from expectations.results import ERROR, SAMPLE_SIZE, WARNING, ExpectationResult, fingerprint, merge_results
+from flows.settings import CoverageThresholds
 from transforms.extract import OBSERVATION_SCHEMA
 
 OBSERVATIONS = "observations"
@@ -51,6 +53,7 @@ LOST_DIGITS_PER_1000_CHARS = 2.0      # defects (numbers whose digits were lost)
 PARTS_TOLERANCE = 0.02                # parts vs total, relative
 DIFF_PP_TOLERANCE = 0.15              # zone yoy − benchmark yoy vs stated diff_pp, in pp
 CONFLICT_SAMPLE_GROUPS = 3
+COVERAGE_CHECK = "extraction_coverage_above_threshold"
 
 CLEAN_SCHEMA = {**OBSERVATION_SCHEMA, "dq_flags": pl.List(pl.String)}
 QUARANTINE_SCHEMA = {"stage": pl.String, "path": pl.String, "document_id": pl.String,
@@ -249,9 +252,18 @@ def _warehouse_fact_checks() -> list[Check]:
 
 
 def _warehouse_document_checks() -> list[Check]:
-    return [Check("document_text_unique", WARNING,
-                  "no two loaded documents (different sha256 / path) have exactly the same text",
-                  (_between("same_text_documents", 0, 0),))]
+    defaults = CoverageThresholds()
+    return [
+        Check("document_text_unique", WARNING,
+              "no two loaded documents (different sha256 / path) have exactly the same text",
+              (_between("same_text_documents", 0, 0),)),
+        # the share threshold is a suite parameter, so the suite built once per process serves any setting
+        Check(COVERAGE_CHECK, WARNING,
+              f"a document with at least ZONEFACTS_COVERAGE_MIN_CUE_NUMBERS (default {defaults.min_cue_numbers}) "
+              f"numbers with cues yields at least ZONEFACTS_COVERAGE_MIN_SHARE (default {defaults.min_share:g}) "
+              "facts per cue number (view extraction_coverage): below it the extractor cannot read the document",
+              (_between("coverage_share", {"$PARAMETER": "coverage_min_share"}, None),)),
+    ]
 
 
 def _warehouse_consistency_checks() -> list[Check]:
@@ -799,9 +811,11 @@ WITH docs AS (SELECT document_id, path, stem, sha256, md5(raw_text) AS text_md5,
               FROM documents)
 SELECT a.document_id AS key, a.document_id, a.path AS document, a.sha256, a.head,
        count(b.document_id)::BIGINT AS same_text_documents,
-       string_agg(b.path, ', ' ORDER BY b.path) AS duplicate_of
+       string_agg(b.path, ', ' ORDER BY b.path) AS duplicate_of,
+       c.cue_numbers, c.facts, c.share
 FROM docs a
 LEFT JOIN docs b ON b.text_md5 = a.text_md5 AND b.document_id <> a.document_id
+LEFT JOIN extraction_coverage c ON c.document_id = a.document_id
 GROUP BY ALL
 ORDER BY a.document_id
 """
@@ -952,7 +966,14 @@ def _with_fact_details(con, failing: pl.DataFrame) -> pl.DataFrame:
     return failing.join(found, on="observation_id", how="left", maintain_order="left")
 
 
-def _warehouse_document_sample(name: str, failing: pl.DataFrame) -> list[dict]:
+def _warehouse_document_sample(name: str, failing: pl.DataFrame, min_share: float) -> list[dict]:
+    if name == COVERAGE_CHECK:
+        # the documents stating the most figures first: where the reader misses most
+        return [_plain({"document": r["document"], "document_id": r["document_id"], "evidence": r["head"],
+                        "detail": f"{r['document']}: {r['facts']} facts for {r['cue_numbers']} numbers with cues "
+                                  f"(share {r['share']:.2f} < {min_share:g})"})
+                for r in failing.sort(["cue_numbers", "document"], descending=[True, False])
+                .head(SAMPLE_SIZE).iter_rows(named=True)]
     return [_plain({"document": r["document"], "document_id": r["document_id"], "evidence": r["head"],
                     "detail": f"same text as {r['duplicate_of']}"})
             for r in failing.head(SAMPLE_SIZE).iter_rows(named=True)]
@@ -965,8 +986,9 @@ def _consistency_sample(name: str, failing: pl.DataFrame) -> list[dict]:
             for r in failing.sort("gap", descending=True).head(SAMPLE_SIZE).iter_rows(named=True)]
 
 
-def validate_warehouse(con) -> list[ExpectationResult]:
-    """Validate the loaded warehouse through ``con`` (read-only queries) against the ``warehouse`` suite."""
+def validate_warehouse(con, coverage: CoverageThresholds = CoverageThresholds()) -> list[ExpectationResult]:
+    """Validate the loaded warehouse through ``con`` (read-only queries) against the ``warehouse`` suite;
+    ``coverage`` sets when a document's extraction coverage is too low."""
     n_facts = con.execute("SELECT count(*) FROM fact_observation").fetchall()[0][0]
     parts = max(1, -(-n_facts // FACTS_PER_PART))
     results: list[ExpectationResult] = []
@@ -980,8 +1002,13 @@ def validate_warehouse(con) -> list[ExpectationResult]:
                                  details=lambda failing: _with_fact_details(con, failing))[0]
             del facts
         documents, consistency = (future.result() for future in queried)
-    results += _evaluate("warehouse_documents", WAREHOUSE, documents, ["document", "duplicate_of"],
-                         _warehouse_document_sample)[0]
+    # documents stating fewer figures than min_cue_numbers are not judged (null is not checked)
+    documents = documents.with_columns(
+        pl.when(pl.col("cue_numbers") >= coverage.min_cue_numbers).then(pl.col("share")).alias("coverage_share"))
+    results += _evaluate("warehouse_documents", WAREHOUSE, documents,
+                         ["document", "duplicate_of", "cue_numbers", "facts"],
+                         lambda name, failing: _warehouse_document_sample(name, failing, coverage.min_share),
+                         {"coverage_min_share": coverage.min_share})[0]
     results += _evaluate("warehouse_consistency", WAREHOUSE, consistency, ["document", "evidence"],
                          _consistency_sample)[0]
     return merge_results(results)

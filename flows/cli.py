@@ -287,7 +287,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     try:
         with run_lock(settings.lock_path, settings.lock_wait_seconds):
             quality = quality_stage(str(settings.work_path), str(settings.warehouse), run_id, UnwalkedList(),
-                                    str(settings.data_docs_dir), settings.alerts, datetime.now(timezone.utc))
+                                    str(settings.data_docs_dir), settings.alerts, datetime.now(timezone.utc),
+                                    settings.coverage)
             publish_stage(str(settings.work_path), str(settings.warehouse))
     except RunLocked as exc:
         _err(f"zonefacts: {exc}")

@@ -54,8 +54,7 @@ from flows.validation import (QUARANTINE_STAGED_SCHEMA, UnwalkedList, Validation
                               validate_stage)
 from flows.validation_process import settle_validation_process, start_validation_process
 from transforms.documents import parse_documents
-from transforms.extract import (DEFECT_SCHEMA, ENTITY_SCHEMA, EXTRACTOR_VERSION, OBSERVATION_SCHEMA,
-                                UNMAPPED_SCHEMA, Extraction, extract)
+from transforms.extract import ENTITY_SCHEMA, EXTRACTOR_VERSION, Extraction, extract
 from transforms.vocabulary import Vocabulary, entity_dimension, indicator_dimension, load_vocabulary
 from warehouse import store
 from warehouse.store import stage_batch
@@ -179,6 +178,7 @@ class ExtractedBatch:
     extraction: Extraction
     quarantine: pl.DataFrame          # documents the extractor failed on (QUARANTINE_STAGED_SCHEMA)
     documents: pl.DataFrame           # what is left to load
+    coverage: pl.DataFrame            # numbers with cues per document of ``documents`` (transforms.coverage)
 
 
 def empty_quarantine() -> pl.DataFrame:
@@ -234,9 +234,11 @@ def extract_stage(documents: pl.DataFrame, vocabulary: Vocabulary, batch_no: int
     quarantine (stage 'extract', reason 'extract_error') only those it fails on.
     Such documents are not loaded, so a fixed extractor picks them up next run."""
     try:
-        return ExtractedBatch(extract(documents, vocabulary), empty_quarantine(), documents)
+        extraction = extract(documents, vocabulary)
     except Exception as batch_exc:  # noqa: BLE001 - isolate the bad document(s)
         log.warning("extractor failed on batch %s (%r); retrying per document", batch_no, batch_exc)
+    else:
+        return ExtractedBatch(extraction, empty_quarantine(), documents, extraction.coverage)
     parts: list[Extraction] = []
     bad: list[dict] = []
     good_ids: list[str] = []
@@ -251,12 +253,12 @@ def extract_stage(documents: pl.DataFrame, vocabulary: Vocabulary, batch_no: int
                         "payload": None})
     if parts:
         merged = Extraction(*(pl.concat([getattr(p, f) for p in parts], how="diagonal_relaxed")
-                              for f in ("observations", "defects", "unmapped", "entities")))
+                              for f in ("observations", "defects", "unmapped", "entities", "coverage")))
     else:
-        merged = Extraction(pl.DataFrame(schema=OBSERVATION_SCHEMA), pl.DataFrame(schema=DEFECT_SCHEMA),
-                            pl.DataFrame(schema=UNMAPPED_SCHEMA), pl.DataFrame(schema=ENTITY_SCHEMA))
+        merged = extract(documents.clear(), vocabulary)
     quarantine = pl.DataFrame(bad, schema=QUARANTINE_STAGED_SCHEMA) if bad else empty_quarantine()
-    return ExtractedBatch(merged, quarantine, documents.filter(pl.col("document_id").is_in(good_ids)))
+    kept = documents.filter(pl.col("document_id").is_in(good_ids))
+    return ExtractedBatch(merged, quarantine, kept, merged.coverage)
 
 
 VALIDATE_EVERY_OBSERVATIONS = 150_000
@@ -555,6 +557,7 @@ def _run_locked(settings, runner, fault, run_id, summary, started, vocabulary, s
                 "documents": extracted.documents, "quarantine": files_quarantined,
                 "entities": extracted.extraction.entities,
                 "defects": extracted.extraction.defects, "unmapped": extracted.extraction.unmapped,
+                "coverage": extracted.coverage,
             })
             pending.add(batch_no, extracted)
             if pending.observations >= VALIDATE_EVERY_OBSERVATIONS:
@@ -624,7 +627,7 @@ def _run_locked(settings, runner, fault, run_id, summary, started, vocabulary, s
         if counts.documents or counts.observations or counts.quarantined or batch_results or _unvalidated(settings):
             quality = runner("quality", quality_stage, str(settings.work_path), str(settings.warehouse), run_id,
                              batch_results, str(settings.data_docs_dir), settings.alerts,
-                             _as_datetime(summary["started_at"]))
+                             _as_datetime(summary["started_at"]), settings.coverage)
         else:
             # Nothing was loaded, so the warehouse is what the last run validated and alerted
             # on; `zonefacts validate` re-runs its suite on demand.
@@ -737,10 +740,11 @@ def zonefacts_run(
     ``dask_address`` is recorded with the run's parameters (the runner itself is not).
 
     Alert channels come from the settings edge at run time, not as parameters: their
-    secrets must not be stored with the flow run."""
+    secrets must not be stored with the flow run. The coverage thresholds come from there too."""
+    edge = load_settings()
     settings = Settings(warehouse=Path(warehouse), inbox=Path(inbox), max_file_bytes=max_file_bytes,
                         batch_documents=batch_documents, lock_wait_seconds=lock_wait_seconds,
-                        alerts=load_settings().alerts)
+                        alerts=edge.alerts, coverage=edge.coverage)
     flow_run_id = prefect_flow_run.id
     if task_runner not in TASK_RUNNERS:
         raise ValueError(f"unknown task runner {task_runner!r}; expected one of {', '.join(TASK_RUNNERS)}")

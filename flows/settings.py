@@ -22,6 +22,16 @@ def _env_int(env: dict[str, str], name: str, default: int) -> int:
         raise SystemExit(f"{name} must be a whole number, got {raw!r}") from exc
 
 
+def _env_float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise SystemExit(f"{name} must be a number, got {raw!r}") from exc
+
+
 @dataclass(frozen=True)
 class AlertSettings:
     webhook_url: str | None = None
@@ -42,6 +52,14 @@ class AlertSettings:
 
 
 @dataclass(frozen=True)
+class CoverageThresholds:
+    """When the warehouse suite's ``extraction_coverage_above_threshold`` warns: a document with at
+    least ``min_cue_numbers`` numbers with cues whose facts per cue number fall below ``min_share``."""
+    min_cue_numbers: int = 5
+    min_share: float = 0.2
+
+
+@dataclass(frozen=True)
 class Settings:
     warehouse: Path = Path("zonefacts.duckdb")
     inbox: Path = Path("samples")
@@ -49,6 +67,7 @@ class Settings:
     batch_documents: int = 1000
     lock_wait_seconds: float = 0.0
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    coverage: CoverageThresholds = field(default_factory=CoverageThresholds)
 
     @property
     def work_path(self) -> Path:
@@ -90,4 +109,8 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         max_file_bytes=_env_int(env, "ZONEFACTS_MAX_FILE_BYTES", DEFAULT_MAX_FILE_BYTES),
         batch_documents=_env_int(env, "ZONEFACTS_BATCH_DOCUMENTS", 1000),
         alerts=alerts,
+        coverage=CoverageThresholds(
+            min_cue_numbers=_env_int(env, "ZONEFACTS_COVERAGE_MIN_CUE_NUMBERS", CoverageThresholds.min_cue_numbers),
+            min_share=_env_float(env, "ZONEFACTS_COVERAGE_MIN_SHARE", CoverageThresholds.min_share),
+        ),
     )

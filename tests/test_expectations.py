@@ -237,7 +237,8 @@ def _build_warehouse(path: Path) -> None:
     period = _key(con, "2024|1|11")
     ind = {c: _key(con, c) for c in ("gdp", "foreign_trade", "exports", "imports",
                                      "industrial_value_added_above_scale")}
-    con.executemany("INSERT INTO dim_entity VALUES (?, ?, ?, NULL, [], 'vocabulary')",
+    con.executemany("INSERT INTO dim_entity (entity_id, name, entity_type, parent, aliases, origin) "
+                    "VALUES (?, ?, ?, NULL, [], 'vocabulary')",
                     [[zone, "重庆高新区", "zone"], [city, "重庆市", "city"]])
     con.execute("INSERT INTO dim_period VALUES (?, 2024, 1, 11, '2024-M01-M11')", [period])
     con.executemany("INSERT INTO dim_indicator VALUES (?, ?, NULL, NULL, 'money', NULL)",

@@ -9,6 +9,7 @@ defects (DEFECT_SCHEMA): numbers whose digits were lost, never stored as facts
 unmapped (UNMAPPED_SCHEMA): numbers whose indicator is not in the vocabulary
 entities (ENTITY_SCHEMA): every entity the observations name, with its ancestors,
     so the load can register discovered ones in dim_entity
+coverage (transforms.coverage.SCHEMA): numbers with cues per document, for extraction_coverage
 """
 from __future__ import annotations
 
@@ -20,10 +21,14 @@ import polars as pl
 from transforms.clean import display_offset, paragraphs
 from transforms.entities import SCOPE_PREFIX, base_index, discover, entity_frame
 from transforms.enumerations import BREAKDOWN_OF, bind_enumerations
+from transforms.context import document_context
+from transforms.coverage import SCHEMA as COVERAGE_SCHEMA
+from transforms.coverage import coverage
 from transforms.groups import discover_groups
+from transforms.subjects import bind_entities
 from transforms.mentions import Matchers, mentions
 from transforms.observations import (
-    any_defect_regex, assign_measures, bind_breakdown_lists, bind_comparison_lists, bind_entities, bind_indicators,
+    any_defect_regex, assign_measures, bind_breakdown_lists, bind_comparison_lists, bind_indicators,
     bind_periods, bind_segments, defects, phrase_of, strip_pattern,
 )
 from transforms.periods import period_label, period_pattern
@@ -57,11 +62,13 @@ class Extraction:
     defects: pl.DataFrame
     unmapped: pl.DataFrame
     entities: pl.DataFrame
+    coverage: pl.DataFrame  # numbers with cues per document (transforms.coverage)
 
 
 def _empty() -> Extraction:
     return Extraction(pl.DataFrame(schema=OBSERVATION_SCHEMA), pl.DataFrame(schema=DEFECT_SCHEMA),
-                      pl.DataFrame(schema=UNMAPPED_SCHEMA), pl.DataFrame(schema=ENTITY_SCHEMA))
+                      pl.DataFrame(schema=UNMAPPED_SCHEMA), pl.DataFrame(schema=ENTITY_SCHEMA),
+                      pl.DataFrame(schema=COVERAGE_SCHEMA))
 
 
 def _indicator_forms(vocabulary: Vocabulary) -> tuple[dict[str, str], list[tuple[str, str]], str]:
@@ -91,7 +98,8 @@ def extract(documents: pl.DataFrame, vocabulary: Vocabulary | None = None) -> Ex
     texts = paras.get_column("norm").to_list()
     index = discover_groups(texts, discover(texts, base_index(vocabulary)))
     surface_to_code, gap_forms, indicator_pattern = _indicator_forms(vocabulary)
-    entity_pattern = index.pattern()
+    context = document_context(documents, paras, index)
+    entity_pattern = index.pattern(include_ambiguous=True)
     matchers = Matchers(entity=entity_pattern, indicator=indicator_pattern,
                         strip=strip_pattern(entity_pattern, period_pattern()))
     tiles = mentions(paras, matchers)
@@ -99,7 +107,7 @@ def extract(documents: pl.DataFrame, vocabulary: Vocabulary | None = None) -> Ex
     tiles = bind_breakdown_lists(bind_enumerations(tiles, surface_to_code, index))
     tiles = bind_segments(tiles, SEGMENTED, index)
     tiles = bind_periods(tiles, documents)
-    tiles = bind_entities(tiles, index)
+    tiles = bind_entities(tiles, index, context)
     tiles = assign_measures(tiles)
     tiles = bind_comparison_lists(tiles, index)
     tiles = _enterprise_segments(tiles, index)
@@ -117,7 +125,7 @@ def extract(documents: pl.DataFrame, vocabulary: Vocabulary | None = None) -> Ex
     found_defects = defects(sentence_rows)
     entities = entity_frame(index, set(observations.get_column("entity").to_list())
                             | set(observations.get_column("benchmark").drop_nulls().to_list()))
-    return Extraction(observations, found_defects, unmapped, entities)
+    return Extraction(observations, found_defects, unmapped, entities, coverage(documents, paras))
 
 
 def _enterprise_segments(tiles: pl.DataFrame, index) -> pl.DataFrame:

@@ -21,9 +21,9 @@ from functools import lru_cache
 import polars as pl
 
 from transforms.clean import display_offset
-from transforms.entities import SCOPE_PREFIX, EntityIndex, plausible_name
+from transforms.entities import EntityIndex
 from transforms.enumerations import BREAKDOWN_OF
-from transforms.groups import GROUP_SEPARATOR, group_entity
+from transforms.subjects import BENCHMARK_IN_BRACKETS, LEAD_PARAGRAPHS, benchmark_of
 from transforms.mentions import cue_words, lookup_columns
 from transforms.periods import PERIOD_FIELDS, parse_period, period_label, resolve_year
 from transforms.vocabulary import VOCAB_DIR, read_patterns, vocab_rows
@@ -35,12 +35,9 @@ _MAX_SEGMENT_CHARS = 20
 _MAX_PHRASE_CHARS = 24
 _BARE_RATE = r"(?:增速|增幅)(?:达到|达|为|是)?了?$"
 _POSTPOSED_RATE = r"^的(?:增速|增幅)"
-_SCOPE_WORDS = "全国|全省|全市|全区"
 _MARGIN = r"(?:差距|相差|差额)[^,，;；。]*$|以(?:近|约|超过|超|逾)?$"
-_BENCHMARK_IN_BRACKETS = f"(?:{_SCOPE_WORDS})(?:平均水平|平均增速|平均|水平|增速)?[(（]$"
 _TRADE = ["foreign_trade", "exports", "imports"]
 _PARTNER = r"对([^对,，、;；:：]{1,12}?)(?:的)?(?:货物)?(?:贸易|进出口|出口|进口)"
-_LEAD_PARAGRAPHS = 3  # the title and the first paragraphs: what a reader takes as the article's frame
 _BREAKDOWN_INTRO = r"(?:按|分)[\p{Han}]{1,6}(?:看|分|划分)[:：,，]"
 
 
@@ -199,7 +196,7 @@ def bind_periods(tiles: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
     title_period = pl.when(pl.col("is_title")).then(pl.col("para_period")).drop_nulls().first().over("document_id")
     # the lead's period (the first one the body states) covers later paragraphs that state none,
     # and the first year the body states for a period dates those that state none
-    in_lead = ~pl.col("is_title") & (pl.col("para_no") < _LEAD_PARAGRAPHS)
+    in_lead = ~pl.col("is_title") & (pl.col("para_no") < LEAD_PARAGRAPHS)
     lead_period = pl.when(in_lead & is_period).then(pl.col("period_phrase")).drop_nulls().first().over("document_id")
     lead_year = pl.when(in_lead & is_period).then(pl.struct("period_phrase", "explicit_year")).drop_nulls() \
         .first().over("document_id").struct.field("explicit_year")
@@ -212,77 +209,6 @@ def bind_periods(tiles: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
     year = resolve_year(pl.col("explicit_year"), pl.col("context_year"), pl.col("relative_year"), pl.col("lead_year"),
                         pl.col("end_month"), pl.col("published_at"), pl.col("year_lost").fill_null(False))
     return tiles.with_columns(year.alias("year"))
-
-
-def bind_entities(tiles: pl.DataFrame, index: EntityIndex) -> pl.DataFrame:
-    """Subject of every tile, and the benchmark named in its cue."""
-    canonical = pl.col("entity_form").replace_strict(index.canonical, default=None, return_dtype=pl.String)
-    tiles = tiles.with_columns(pl.coalesce("enum_entity", canonical).alias("entity_own"))
-    para_entity = pl.col("entity_own").forward_fill().over("para_id")
-    tiles = tiles.with_columns(para_entity.alias("para_entity"))
-    real = pl.col("entity_own").filter(~pl.col("entity_own").str.starts_with(SCOPE_PREFIX))
-    tiles = tiles.with_columns(
-        pl.coalesce(
-            pl.when(pl.col("is_title")).then(pl.col("entity_own")).filter(
-                pl.col("is_title") & pl.col("entity_own").is_not_null()
-                & ~pl.col("entity_own").str.starts_with(SCOPE_PREFIX)).first().over("document_id"),
-            real.drop_nulls().first().over("document_id"),
-            # a document that names no place and speaks of 全国 is about the country
-            pl.when((pl.col("entity_own") == SCOPE_PREFIX + "country").any().over("document_id")).then(pl.lit("中国")),
-        ).alias("doc_subject"),
-        # a heading's or title's own subject; its 全市 (领跑全市) is a benchmark, not a subject
-        pl.when(pl.col("is_heading") | pl.col("is_title")).then(
-            pl.when(~pl.col("entity_own").str.starts_with(SCOPE_PREFIX)).then(pl.col("entity_own"))
-            .forward_fill().over("para_id"))
-        .forward_fill().over("document_id").alias("heading_entity"),
-    )
-    # "高于全省平均水平（4.6%）": the bracketed rate is the benchmark's own, and names no subject for later numbers
-    bracketed = pl.col("lead").str.extract(f"({_SCOPE_WORDS})(?:平均水平|平均增速|平均|水平|增速)?[(（]$", 1)
-    subject = pl.coalesce(bracketed.replace_strict(index.canonical, default=None, return_dtype=pl.String),
-                          "para_entity", "heading_entity", "doc_subject")
-    tiles = tiles.with_columns(subject.alias("subject_raw"))
-    # 全市 and friends, and benchmarks, need the hierarchy: resolved on the distinct combinations
-    keys = ["subject_raw", "doc_subject", "cue", "rank_cue", "parity_cue"]
-    resolved = []
-    for subject_raw, doc_subject, cue, rank_cue, parity_cue in tiles.select(keys).unique().iter_rows():
-        subject = _resolve_scope(subject_raw, doc_subject, index)
-        resolved.append({
-            "subject_raw": subject_raw, "doc_subject": doc_subject, "cue": cue, "rank_cue": rank_cue,
-            "parity_cue": parity_cue, "entity": subject,
-            "entity_type": index.entity_type.get(subject) if subject else None,
-            "benchmark_cue": _benchmark(cue, subject, index),
-            "benchmark_rank": _benchmark(rank_cue, subject, index),
-            "benchmark_parity": _benchmark(parity_cue, subject, index),
-        })
-    outputs = ["entity", "entity_type", "benchmark_cue", "benchmark_rank", "benchmark_parity"]
-    key = pl.concat_str([pl.col(k).fill_null("\x00") for k in keys], separator="\x01")
-    table = {"\x01".join(r[k] if r[k] is not None else "\x00" for k in keys): r for r in resolved}
-    return tiles.with_columns(lookup_columns(key, table, {c: pl.String for c in outputs}))
-
-
-def _resolve_scope(name: str | None, doc_subject: str | None, index: EntityIndex) -> str | None:
-    if name is None or not name.startswith(SCOPE_PREFIX):
-        return name
-    scope = name[len(SCOPE_PREFIX):]
-    if GROUP_SEPARATOR in scope:
-        return group_entity(scope, doc_subject, index)
-    return index.scope_target(scope, doc_subject)
-
-
-def _benchmark(text: str | None, subject: str | None, index: EntityIndex) -> str | None:
-    if not text:
-        return None
-    forms = sorted(index.forms_within(text), key=len, reverse=True)
-    named = [index.canonical[f] for f in forms if not index.canonical[f].startswith(SCOPE_PREFIX)]
-    if named:
-        return named[0]
-    scopes = [index.canonical[f] for f in forms]
-    if scopes:
-        return index.scope_target(scopes[0][len(SCOPE_PREFIX):], subject)
-    # an unlisted comparison group (主城都市区) is kept verbatim
-    bare = re.sub(r"^(?:分别|均|都|还)?(?:位居|位列|居于|排名|排在|居|排|列|高于|低于|快于|慢于|高出|领先|落后|占|和|与|同)?", "", text)
-    bare = re.sub(r"(?:平均水平|平均增速|平均|增速|水平|比重|比例|的|达到|达|为)+$", "", bare)
-    return bare if 2 <= len(bare) <= 8 and plausible_name(bare) else None  # not 仍保持在, 外贸总值
 
 
 def assign_measures(tiles: pl.DataFrame) -> pl.DataFrame:
@@ -318,7 +244,7 @@ def assign_measures(tiles: pl.DataFrame) -> pl.DataFrame:
         # benchmark's own rate in brackets after it
         .when((kind == "percent") & pl.col("lead").shift(-1).over(_KEY).fill_null("").str.contains(_POSTPOSED_RATE))
         .then(pl.lit("yoy_pct"))
-        .when((kind == "percent") & pl.col("lead").str.contains(_BENCHMARK_IN_BRACKETS)).then(pl.lit("yoy_pct"))
+        .when((kind == "percent") & pl.col("lead").str.contains(BENCHMARK_IN_BRACKETS)).then(pl.lit("yoy_pct"))
         .when(kind == "multiple_special").then(pl.lit("yoy_pct"))
         .when(kind.is_in(["money", "count", "bare_scaled"]) & ~has_yoy & pl.col("diff").is_null()).then(pl.lit("level"))
     )
@@ -412,7 +338,7 @@ def bind_comparison_lists(tiles: pl.DataFrame, index: EntityIndex) -> pl.DataFra
             for group_name, number in pairs:
                 added.append({**base, "measure": "diff_pp", "value": sign * number, "unit": "pp",
                               "qualifier": "exact", "tile_end": match.end(),
-                              "benchmark": _benchmark(group_name, base["entity"], index)})
+                              "benchmark": benchmark_of(group_name, base["entity"], index)})
     if not added:
         return tiles
     drop = pl.DataFrame(replaced, schema={"sent_id": pl.Int64, "tile_no": pl.Int32}, orient="row")

@@ -19,7 +19,7 @@ import duckdb
 
 from warehouse.migrate import migrate
 
-STAGED_TABLES = ("documents", "quarantine", "observations", "entities", "defects", "unmapped")
+STAGED_TABLES = ("documents", "quarantine", "observations", "entities", "defects", "unmapped", "coverage")
 
 
 class WarehouseError(RuntimeError):
@@ -267,9 +267,21 @@ def load_staged(
             ON CONFLICT (indicator_id) DO UPDATE SET name_zh = excluded.name_zh, name_en = excluded.name_en,
                 unit_kind = excluded.unit_kind, category = excluded.category
         """)
+        # the gazetteer and national zones (transforms.gazetteer), then the vocabulary's own
+        # entities, which win where both name the same entity
+        from transforms.gazetteer import dimension as gazetteer_dimension
+        _register_frame(con, "gazetteer_entities",
+                        gazetteer_dimension(exclude=vocabulary_entities.get_column("name").to_list()))
+        con.execute(f"""
+            INSERT INTO dim_entity (entity_id, name, entity_type, parent, aliases, origin, admin_code)
+            SELECT {_entity_key('name')}, name, entity_type, parent, aliases, 'gazetteer', admin_code
+            FROM gazetteer_entities
+            ON CONFLICT (entity_id) DO UPDATE SET entity_type = excluded.entity_type, parent = excluded.parent,
+                aliases = excluded.aliases, admin_code = excluded.admin_code, origin = 'gazetteer'
+        """)
         _register_frame(con, "vocab_entities", vocabulary_entities)
         con.execute(f"""
-            INSERT INTO dim_entity
+            INSERT INTO dim_entity (entity_id, name, entity_type, parent, aliases, origin)
             SELECT {_entity_key('name')}, name, entity_type, parent, aliases, 'vocabulary' FROM vocab_entities
             ON CONFLICT (entity_id) DO UPDATE SET entity_type = excluded.entity_type,
                 parent = excluded.parent, aliases = excluded.aliases, origin = 'vocabulary'
@@ -283,12 +295,19 @@ def load_staged(
                 FROM {docs}
                 ON CONFLICT (document_id) DO NOTHING
             """, [run_id]).fetchall()[0][0]
+        coverage = _parquet(staging, "coverage")
+        if coverage:
+            con.execute(f"""
+                INSERT INTO document_coverage
+                SELECT DISTINCT ON (document_id) document_id, cue_numbers, ? FROM {coverage}
+                ON CONFLICT (document_id) DO NOTHING
+            """, [run_id])
         if fail_after == "documents":
             raise RuntimeError("injected failure after loading documents")
         ents = _parquet(staging, "entities")
         if ents:
             counts["entities"] = con.execute(f"""
-                INSERT INTO dim_entity
+                INSERT INTO dim_entity (entity_id, name, entity_type, parent, aliases, origin)
                 SELECT DISTINCT ON (name) {_entity_key('name')}, name, entity_type, parent, aliases, 'discovered'
                 FROM {ents}
                 ON CONFLICT (entity_id) DO NOTHING
