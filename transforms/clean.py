@@ -39,6 +39,7 @@ _ENDS_WITH_FIGURE = r"[0-9%元个家项]$"
 _STARTS_AS_CONTINUATION = r"^[,，、;；。%)）]"
 _MIN_PROSE_CHARS = 10
 _MIN_REPEATED_PARAGRAPH = 12
+_TITLE_SEARCH_LINES = 5  # a metadata title repeated below a breadcrumb or a section label
 # A caption sits on the line before a short photo credit.
 _CREDIT = r"^(?:[\p{Han}]{0,8}记者[ \u3000]*)?[\p{Han}]{2,4}(?:[ \u3000]+[\p{Han}]{2,4})*[ \u3000]*摄$|摄[/／]"
 _MAX_CREDIT_CHARS = 25
@@ -81,31 +82,34 @@ def to_simplified(text: str) -> str:
     return "".join(c if len(c) == 1 else ch for ch, c in ((ch, convert(ch)) for ch in text))
 
 
-def _metadata_titles(documents: pl.DataFrame) -> tuple[list[str | None], list[bool]]:
-    """Per document: its metadata title when the text does not carry it as a line, and
-    whether the text's first line is that title (a Markdown heading repeating it, say)."""
+def _metadata_titles(documents: pl.DataFrame) -> tuple[list[str | None], list[int | None]]:
+    """Per document: its metadata title when the text does not carry it as a line, and which of
+    the text's first lines is that title (a Markdown heading repeating it, or a title under a
+    scraped breadcrumb), if one is."""
     if "title" not in documents.columns:
-        return [None] * documents.height, [False] * documents.height
-    missing, first_is_title = [], []
+        return [None] * documents.height, [None] * documents.height
+    missing, title_line = [], []
     for title, source, text in documents.select("title", "title_source", "text").iter_rows():
         title = (title or "").strip().lstrip("#").strip()
         lines = [line.strip().lstrip("#").strip() for line in (text or "").splitlines() if line.strip()]
         from_metadata = source not in (None, "first_line") and bool(title)
         missing.append(title if from_metadata and title not in lines else None)
-        first_is_title.append(from_metadata and bool(lines) and lines[0] == title)
-    return missing, first_is_title
+        head = lines[:_TITLE_SEARCH_LINES]
+        title_line.append(head.index(title) if from_metadata and title in head else None)
+    return missing, title_line
 
 
 def _lines(documents: pl.DataFrame) -> pl.DataFrame:
-    missing, first_is_title = _metadata_titles(documents)
+    missing, title_line = _metadata_titles(documents)
     text = pl.col("text").str.replace_all("\r", "")
     return (
         documents.with_columns(pl.Series("metadata_title", missing, dtype=pl.String),
-                               pl.Series("first_is_title", first_is_title, dtype=pl.Boolean)).select(
+                               pl.Series("title_line", title_line, dtype=pl.Int64)).select(
             "document_id",
             (pl.col("title_source").fill_null("").eq("first_line") | pl.col("metadata_title").is_not_null()
-             | pl.col("first_is_title")).alias("has_title_line"),
+             | pl.col("title_line").is_not_null()).alias("has_title_line"),
             pl.col("metadata_title").is_not_null().alias("doc_title_only"),
+            pl.col("title_line").fill_null(0),
             pl.when(pl.col("metadata_title").is_not_null()).then(pl.col("metadata_title") + "\n" + text)
             .otherwise(text).str.split("\n").alias("line"),
         )
@@ -113,11 +117,13 @@ def _lines(documents: pl.DataFrame) -> pl.DataFrame:
         .with_columns(pl.col("line").fill_null("").str.strip_chars())
         .filter(pl.col("line") != "")
         .with_columns(
-            (pl.int_range(pl.len()).over("document_id") == 0).alias("first_line"),
+            # "first_line": the line that is the document's title when it has one (its first, else
+            # the line that repeats the metadata title)
+            (pl.int_range(pl.len()).over("document_id") == pl.col("title_line")).alias("first_line"),
             pl.col("line").str.replace(_prefix_regex(), "").str.strip_chars(),
         )
         .with_columns((pl.col("first_line") & pl.col("doc_title_only")).alias("title_only"))
-        .drop("doc_title_only")
+        .drop("doc_title_only", "title_line")
     )
 
 

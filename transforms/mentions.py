@@ -215,7 +215,7 @@ def mentions(paragraphs: pl.DataFrame, matchers: Matchers) -> pl.DataFrame:
     # a name with a count inside (全省12个国家级经开区) spans the count's tile and this one
     after_count = pl.col("kind").shift(1).over("sent_id") == "count"
     named_in = pl.when(after_count).then(pl.col("tile").shift(1).over("sent_id") + core).otherwise(core)
-    return tiles.with_columns(
+    tiles = tiles.with_columns(
         # 重庆市级 (municipal-level) is a modifier, not the city as subject, and 领先于全省其他地区
         # names what is compared against
         named_in.str.extract_all(f"(?:{_COMPARED_WITH}(?:{matchers.entity}[、和及与])*)?{matchers.entity}级?")
@@ -231,3 +231,8 @@ def mentions(paragraphs: pl.DataFrame, matchers: Matchers) -> pl.DataFrame:
         # the clause without names of entities and periods: what an enumeration or a segment lists
         clause.str.replace_all(matchers.entity, "").str.replace_all(period_pattern(), "").alias("core_bare"),
     )
+    # ...and the count's own tile holds only the start of that name (四川省 of 四川省10个国家级经开区)
+    following = pl.col("entity_form").shift(-1).over("sent_id")
+    cut_short = (pl.col("kind") == "count") & following.str.starts_with(pl.col("entity_form")) \
+        & (following.str.len_chars() > pl.col("entity_form").str.len_chars())
+    return tiles.with_columns(pl.when(~cut_short.fill_null(False)).then(pl.col("entity_form")).alias("entity_form"))

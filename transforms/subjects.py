@@ -51,13 +51,16 @@ def _shared_names(tiles: pl.DataFrame, index: EntityIndex, context: pl.DataFrame
 
 def _document_subject(index: EntityIndex) -> pl.Expr:
     own = pl.col("entity_own")
-    real = own.is_not_null() & ~own.str.starts_with(SCOPE_PREFIX)
+    # a generic word nothing resolved (保税区) is the subject only when nothing better is named
+    generic = own.is_in(list(gazetteer.zone_words()))
+    real = own.is_not_null() & ~own.str.starts_with(SCOPE_PREFIX) & ~generic
     title = pl.when(pl.col("is_title") & real).then(own).drop_nulls().first().over("document_id")
     lead = pl.when(~pl.col("is_title") & (pl.col("para_no") < LEAD_PARAGRAPHS) & real).then(own) \
         .drop_nulls().first().over("document_id")
     anywhere = pl.when(real).then(own).drop_nulls().first().over("document_id")
     national = pl.when((own == SCOPE_PREFIX + "country").any().over("document_id")).then(pl.lit("中国"))
-    return pl.coalesce(title, lead, "url_subject", anywhere, national)
+    unresolved = pl.when(generic).then(own).drop_nulls().first().over("document_id")
+    return pl.coalesce(title, lead, "url_subject", anywhere, unresolved, national)
 
 
 def bind_entities(tiles: pl.DataFrame, index: EntityIndex, context: pl.DataFrame) -> pl.DataFrame:
