@@ -34,9 +34,9 @@ from transforms.vocabulary import VOCAB_DIR
 _SENTENCE = r"[^。！？!?]+[。！？!?”」]*|[。！？!?”」]+"
 _HEADING_MAX_CHARS = 40
 _BOUNDARY = r"[,，;；:：。!?！？—]"
-_MODIFIED = "(?:企业|国|商)"
+_MODIFIED = "(?:企业|国|商|能耗|电耗|水耗)"
 # a place after these is compared against (高于全省) or traded with (对东盟出口), not the subject
-_COMPARED_WITH = "(?:领先于|领先|高于|低于|快于|慢于|超过|超出|落后于|落后|优于|居|位居|位列|居于|对)"
+_COMPARED_WITH = "(?:领先于|领先|高于|低于|快于|慢于|超过|超出|落后于|落后|优于|居|位居|位列|居于|对|跻身|进入|入选|晋升)"
 
 
 @lru_cache(maxsize=1)
@@ -222,7 +222,8 @@ def mentions(paragraphs: pl.DataFrame, matchers: Matchers) -> pl.DataFrame:
         .list.eval(pl.element().filter(
             ~pl.element().str.ends_with("级") & ~pl.element().str.contains(f"^{_COMPARED_WITH}")))
         .list.last().alias("entity_form"),
-        # 出口企业, 进口国: an indicator's word naming a kind of firm or country is not the indicator
+        # 出口企业, 进口国, 万元GDP能耗: an indicator's word naming a kind of firm or country, or the
+        # base of an intensity, is not the indicator
         core.str.extract_all(f"{matchers.indicator}{_MODIFIED}?").list.eval(pl.element().filter(
             pl.element().str.contains(f"^{matchers.indicator}$") | ~pl.element().str.contains(f"{_MODIFIED}$")))
         .list.last().alias("indicator_form"),

@@ -171,7 +171,8 @@ def bind_periods(tiles: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
         | (pl.col("core_clause") == pl.col("entity_form")))
     year_over = pl.col("published_at").is_null() | (pl.col("published_at").dt.year() > pl.col("explicit_year"))
     whole_year = bare_year & opens_clause & year_over & ~pl.col("year_lost").fill_null(False)
-    is_period = (pl.col("tile_kind") == "period") & ~pl.col("period_kind").is_in(["date", "basis"]) & (
+    # 去年 alone ("在去年…的基础上") names a year, not the period of what follows
+    is_period = (pl.col("tile_kind") == "period") & ~pl.col("period_kind").is_in(["date", "basis", "year_only"]) & (
         (pl.col("period_kind") != "bare_year") | pl.col("is_title") | whole_year)
     year_token = (pl.col("tile_kind") == "number") & (pl.col("kind") == "date") & pl.col("token").str.contains(r"^20[0-9]{2}年$")
     tiles = tiles.with_columns(is_period.alias("_is_period"), opens_clause.alias("_opens_clause"),
