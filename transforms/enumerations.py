@@ -51,16 +51,17 @@ def _indicator_items(head: str, surface_to_code: dict[str, str], forms: list[str
     items = _split_items(head)
     if len(items) < 2:
         return []
-    suffix = _shared_suffix(items, surface_to_code, forms)
+    # items that are each a form already (进出口总值和固定资产投资) share nothing
+    suffix = None if all(item in surface_to_code for item in items) else _shared_suffix(items, surface_to_code, forms)
     out = []
     for item in items:
         full = item if suffix is None or item.endswith(suffix) else item + suffix
         code, segment = surface_to_code.get(full), None
-        if code is not None and code.startswith(BREAKDOWN_OF):
-            code, segment = code[len(BREAKDOWN_OF):], full
         if code is None and suffix is not None:
             code = surface_to_code.get(suffix)
             segment = item[: -len(suffix)] if item.endswith(suffix) else item
+        if code is not None and code.startswith(BREAKDOWN_OF):
+            code, segment = code[len(BREAKDOWN_OF):], segment or full
         out.append((code, segment))
     return out
 
@@ -101,10 +102,12 @@ def _back_references(tiles: pl.DataFrame) -> pl.DataFrame:
 
 def bind_enumerations(tiles: pl.DataFrame, surface_to_code: dict[str, str], index: EntityIndex) -> pl.DataFrame:
     is_number = pl.col("tile_kind") == "number"
-    is_head = is_number & pl.col("core").str.contains("分别")
-    listed = pl.col("core_bare").str.extract(r"^(.*?)分别", 1)
+    is_head = is_number & pl.col("lead").str.contains("分别")
+    # 分别 stands before the cue (A、B分别增长) or inside it (A、B增速分别为): then the whole core lists
+    listed = pl.coalesce(pl.col("core_bare").str.extract(r"^(.*?)分别", 1), pl.col("core_bare"))
     listed = pl.when(is_head & (listed.str.contains(r"[\p{Han}A-Za-z]"))).then(listed)
-    clause = pl.when(is_head).then(pl.col("core_clause").str.extract(r"^(.*?)分别", 1))
+    clause = pl.when(is_head).then(
+        pl.coalesce(pl.col("core_clause").str.extract(r"^(.*?)分别", 1), pl.col("core_clause")))
     # "A、B分别为x、y，分别增长p、q": the second 分别 lists nothing and reuses A、B
     head_text = pl.when(is_head).then(pl.coalesce(listed, listed.forward_fill().over(_KEY)))
     head_clause = pl.when(is_head).then(pl.coalesce(clause.replace("", None), clause.forward_fill().over(_KEY)))

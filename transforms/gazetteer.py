@@ -80,6 +80,12 @@ def zone_words() -> dict[str, tuple[str, ...]]:
 
 
 @lru_cache(maxsize=1)
+def _lead_words_pattern() -> str:
+    words = read_patterns(VOCAB_DIR / "entity_lead_words.txt")
+    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+
+
+@lru_cache(maxsize=1)
 def surface_forms() -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
     """(forms that name exactly one place → its canonical name, forms several places share →
     their canonical names). Everyday words (stop_names) are neither."""
@@ -87,7 +93,10 @@ def surface_forms() -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
     forms = pl.concat([
         frame.select("name", pl.col("name").alias("form")),
         frame.select("name", pl.col("full_name").alias("form")),
-        frame.select("name", pl.col("aliases").alias("form")).explode("form"),
+        # a short form that starts like a conjunction or preposition (和安 of 和安县) would take
+        # "蚌埠和安庆" for a place: only the full names may start so
+        frame.select("name", pl.col("aliases").alias("form")).explode("form")
+        .filter(~pl.col("form").str.contains(f"^(?:{_lead_words_pattern()})")),
     ]).drop_nulls().filter(~pl.col("form").is_in(list(stop_names()))).unique()
     grouped = forms.group_by("form").agg(pl.col("name").sort())
     unique = {f: n[0] for f, n in grouped.filter(pl.col("name").list.len() == 1).iter_rows()}

@@ -73,7 +73,7 @@ def cue_pattern() -> str:
     avg2y = f"(?P<avg2y>{_alt(w['avg2y'])})"
     yoy = (
         f"(?P<yoy_basis>{_alt(w['yoy_basis'])})?(?:实现|继续|持续|名义|实际)*"
-        f"(?P<yoy_dir>{_alt(w['yoy_up'] + w['yoy_down'])})"
+        f"(?P<yoy_dir>{_alt(w['yoy_up'] + w['yoy_down'])})(?:分别|均)?"
     )
     return (
         f"(?P<cue>(?:{diff}|{share}|{avg2y}|{yoy})?"
