@@ -23,8 +23,10 @@ from transforms.vocabulary import vocab_rows
 BREAKDOWN_OF = "\u2282"  # code prefix of a breakdown's form (基础设施投资 → ⊂fixed_asset_investment)
 _KEY = ["sent_id"]
 _ITEM_SEPARATORS = r"、|和|及|与|以及"
-# what may stand between two listed places: separators and a parenthetical scope (不含平潭)
-_BETWEEN_PLACES = re.compile(r"^(?:[(（][^()（）]{0,12}[)）])?(?:、|和|及|与|以及|,|，)$")
+# what may stand between two listed places: separators, after a parenthetical scope (不含平潭)
+# has been blanked out so that the place inside it is not read as an item
+_BETWEEN_PLACES = re.compile(r"^ *(?:、|和|及|与|以及|,|，)$")
+_PARENTHETICAL = re.compile(r"[(（][^()（）]{0,12}[)）]")
 
 
 def enumeration_shorthands() -> tuple[tuple[str, str], ...]:
@@ -69,6 +71,7 @@ def _indicator_items(head: str, surface_to_code: dict[str, str], forms: list[str
 def _place_items(clause: str, places: re.Pattern, index: EntityIndex) -> list[str]:
     """The places listed at the start of a clause, when it starts with two or more of them."""
     found, cursor = [], 0
+    clause = _PARENTHETICAL.sub(lambda m: " " * len(m.group(0)), clause)
     for match in places.finditer(clause):
         if match.start() != cursor and not _BETWEEN_PLACES.match(clause[cursor:match.start()]):
             break

@@ -35,8 +35,10 @@ _SENTENCE = r"[^。！？!?]+[。！？!?”」]*|[。！？!?”」]+"
 _HEADING_MAX_CHARS = 40
 _BOUNDARY = r"[,，;；:：。!?！？—]"
 _MODIFIED = "(?:企业|国|商|能耗|电耗|水耗)"
-# a place after these is compared against (高于全省) or traded with (对东盟出口), not the subject
-_COMPARED_WITH = "(?:领先于|领先|高于|低于|快于|慢于|超过|超出|落后于|落后|优于|居|位居|位列|居于|对|跻身|进入|入选|晋升)"
+# a place after these is compared against (高于全省), traded with (对东盟出口), ranked among
+# (跻身全国百强) or named as a guide (以全市科技大会精神为指导), not the subject
+_COMPARED_WITH = ("(?:领先于|领先|高于|低于|快于|慢于|超过|超出|落后于|落后|优于|居|位居|位列|居于|对|跻身|进入|入选|晋升"
+                  "|以|按照|根据|贯彻|落实|围绕)")
 
 
 @lru_cache(maxsize=1)

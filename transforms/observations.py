@@ -71,6 +71,7 @@ def bind_indicators(tiles: pl.DataFrame, surface_to_code: dict[str, str], gap_fo
         pl.col("indicator_form").replace_strict(lookup, default=None, return_dtype=pl.String).alias("indicator_own"),
         pl.col("lead").shift(-1).over(_KEY).fill_null("").alias("_trailing"),
     )
+    tiles = _components(tiles)
     code = pl.col("indicator_own")
     is_number = pl.col("tile_kind") == "number"
     names_nothing = pl.col("residue").str.len_chars() == 0
@@ -113,6 +114,23 @@ def bind_indicators(tiles: pl.DataFrame, surface_to_code: dict[str, str], gap_fo
                                          - pl.col("core_clause").str.len_chars())
         .forward_fill().over(_KEY).alias("evidence_start"),
     ).drop("_trailing")
+
+
+def _components(tiles: pl.DataFrame) -> pl.DataFrame:
+    """"其中税收收入" right after 一般公共预算收入 is a component of that total (vocab/parts.csv):
+    the total with the form as segment, through the breakdown code prefix."""
+    parts = vocab_rows("parts.csv")
+    if not parts:
+        return tiles
+    pairs = pl.DataFrame(parts, schema={"indicator_form": pl.String, "_whole": pl.String}, orient="row")
+    before = pl.col("indicator_own").shift(1).forward_fill().over(_KEY)
+    tiles = tiles.with_columns(before.alias("_before")).join(
+        pairs, left_on=["indicator_form", "_before"], right_on=["indicator_form", "_whole"], how="left",
+        coalesce=False)
+    is_part = pl.col("_whole").is_not_null() & pl.col("core_clause").str.starts_with("其中")
+    return tiles.with_columns(
+        pl.when(is_part).then(pl.lit(BREAKDOWN_OF) + pl.col("_whole")).otherwise(pl.col("indicator_own"))
+        .alias("indicator_own")).drop("_before", "_whole")
 
 
 def bind_breakdown_lists(tiles: pl.DataFrame) -> pl.DataFrame:

@@ -14,6 +14,23 @@ from tests.transforms.test_extract_patterns import assert_contains, observations
 H1 = {"year": 2024, "start_month": 1, "end_month": 6}
 
 ROWS = [
+    ("a parenthetical scope inside a place list is not an item",
+     "上半年，宜宾（不含兴文）、泸州、内江固定资产投资增速分别为8.1%、7.4%、6.9%。",
+     [{"entity": "宜宾市", "value": 8.1}, {"entity": "泸州市", "value": 7.4}, {"entity": "内江市", "value": 6.9}]),
+    ("和 before a place joins the list, it does not start a name",
+     "上半年，马鞍山、蚌埠和安庆GDP分别增长2.8%、10.8%和9.4%。",
+     [{"entity": "安庆市", "indicator": "gdp", "value": 9.4}]),
+    ("items that are each an indicator share nothing",
+     "上半年，绵阳市进出口总值和全社会固定资产投资分别增长19.3%和20.5%。",
+     [{"indicator": "foreign_trade", "segment": None, "value": 19.3},
+      {"indicator": "fixed_asset_investment", "segment": None, "value": 20.5}]),
+    ("a component after its total with 其中",
+     "前三季度，宜宾市一般公共预算收入52.1亿元，其中税收收入39.4亿元，下降8.0%。",
+     [{"indicator": "general_budget_revenue", "segment": "税收收入", "measure": "level", "value": 3_940_000_000.0},
+      {"indicator": "general_budget_revenue", "segment": "税收收入", "measure": "yoy_pct", "value": -8.0}]),
+    ("the same component on its own keeps its code",
+     "前三季度，宜宾市实现税收收入39.4亿元。",
+     [{"indicator": "tax_revenue", "segment": None, "value": 3_940_000_000.0}]),
     ("trade with a partner is a segment of the subject's trade",
      "一季度，我国对东盟进出口1.2万亿元，同比增长9.1%。",
      [{"entity": "中国", "indicator": "foreign_trade", "segment": "东盟", "measure": "yoy_pct", "value": 9.1}]),
@@ -137,3 +154,15 @@ def test_growth_against_an_earlier_year_is_not_yoy() -> None:
 def test_a_kind_of_firm_is_not_the_indicator() -> None:
     found = observations("一季度，我国出口企业申领原产地证书12.5万份，进口国关税减让3.1亿元。")
     assert [o for o in found if o["indicator"] in ("exports", "imports")] == []
+
+
+def test_a_scope_word_in_a_guiding_phrase_is_not_the_subject() -> None:
+    text = ("宜宾经济技术开发区以全市科技大会精神为指导，优化投资环境。"
+            "上半年，新批外资企业18家，实际利用外资1.6亿美元，同比增长12.1%。")
+    found = observations(text)
+    assert {o["entity"] for o in found} == {"宜宾经济技术开发区"}
+
+
+def test_a_planning_office_is_not_a_plan() -> None:
+    found = observations("据市规划局数据，前三季度宜宾市地区生产总值达到2510.3亿元。")
+    assert [o["measure"] for o in found] == ["level"]
