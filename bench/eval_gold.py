@@ -32,7 +32,7 @@ CORPORA = {"seeds": (Path("corpus/seeds"), Path("spec/gold")),
 # Tier-1 floors. seeds: issue 15's targets. dev: measured minus 0.02, rounded down (precision 0.657,
 # recall 0.384 when set); raise them as the reader improves.
 FLOORS = {"seeds": {"precision": 0.97, "recall": 0.93},
-          "dev": {"precision": 0.63, "recall": 0.36}}
+          "dev": {"precision": 0.95, "recall": 0.90}}  # issue 15: the acceptance figures
 # Issue 15: "no dev document whose gold has two or more tier-1 facts yields none", read strictly:
 # none *found* (predictions that are all wrong yield nothing). Reported always; a floor once met.
 EMPTY_RULE = {"corpora": ("dev",), "min_gold": 2, "is_floor": False}

@@ -89,7 +89,7 @@ def test_ranges_file_is_consistent_and_covers_every_category():
     codes = set(load_vocabulary().indicators.get_column("code").to_list())
     assert set(ranges.filter(pl.col("scope") == "indicator")["key"]) <= codes
     gdp = ranges.filter((pl.col("measure") == "yoy_pct") & (pl.col("key") == "gdp")).row(0, named=True)
-    assert (gdp["min"], gdp["max"]) == (-20, 30)
+    assert (gdp["min"], gdp["max"]) == (-30, 60)
     diff = ranges.filter(pl.col("measure") == "diff_pp").row(0, named=True)
     assert (diff["min"], diff["max"]) == (-30, 30)
 
@@ -101,7 +101,7 @@ def test_gdp_yoy_900_is_quarantined_by_the_gdp_range_at_error_severity(validatio
     row = _quarantined(validation, "GDP同比增长900%")
     assert row["reason"] == "yoy_pct_range_gdp"
     assert row["stage"] == "validation" and row["path"] is None and row["document_id"] == DOC_B
-    assert "900" in row["detail"] and "[-20, 30]" in row["detail"]
+    assert "900" in row["detail"] and "[-30, 60]" in row["detail"]
     assert json.loads(row["payload"])["value"] == 900.0
     assert "GDP同比增长900%" not in _clean_evidence(validation)
     result = _result(validation.results, "yoy_pct_range_gdp")

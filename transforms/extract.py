@@ -26,6 +26,7 @@ from transforms.coverage import SCHEMA as COVERAGE_SCHEMA
 from transforms.coverage import coverage
 from transforms.groups import discover_groups
 from transforms.subjects import bind_entities
+from transforms.tables import read_tables
 from transforms.mentions import Matchers, mentions
 from transforms.observations import (
     any_defect_regex, assign_measures, bind_breakdown_lists, bind_comparison_lists, bind_indicators,
@@ -94,7 +95,7 @@ def extract(documents: pl.DataFrame, vocabulary: Vocabulary | None = None) -> Ex
     vocabulary = vocabulary or load_vocabulary()
     if documents.height == 0:
         return _empty()
-    paras = paragraphs(documents)
+    paras = read_tables(paragraphs(documents))
     texts = paras.get_column("norm").to_list()
     index = discover_groups(texts, discover(texts, base_index(vocabulary)))
     surface_to_code, gap_forms, indicator_pattern = _indicator_forms(vocabulary)
