@@ -44,11 +44,12 @@ def unit_table() -> dict[str, tuple]:
 
 
 @lru_cache(maxsize=1)
-def special_numbers() -> dict[str, tuple[float, str, str]]:
-    """special_numbers.csv: number words without digits (翻一番, 持平, 首位) → (value, unit, kind)."""
+def special_numbers() -> dict[str, tuple[float, str, str, str | None]]:
+    """special_numbers.csv: number words without digits (翻一番, 持平, 首位, 两位数) →
+    (value, unit, kind, qualifier)."""
     table = pl.read_csv(VOCAB_DIR / "special_numbers.csv", comment_prefix="#",
-                        schema_overrides={"value": pl.Float64})
-    return {token: (value, unit, kind) for token, value, unit, kind in table.iter_rows()}
+                        schema_overrides={"value": pl.Float64, "qualifier": pl.String})
+    return {token: (value, unit, kind, qualifier) for token, value, unit, kind, qualifier in table.iter_rows()}
 
 
 def _unit_alternation(kinds: set[str] | None = None) -> str:
@@ -123,8 +124,8 @@ def _scale_factor(scale: str | None) -> float:
 def parse_token(token: str) -> dict:
     """Split a number token into value (scaled to base units), unit, kind and qualifier."""
     if token in special_numbers():
-        value, unit, kind = special_numbers()[token]
-        return {"value": value, "unit": unit, "kind": kind, "suffix_qualifier": None, "lost_digits": False}
+        value, unit, kind, qualifier = special_numbers()[token]
+        return {"value": value, "unit": unit, "kind": kind, "suffix_qualifier": qualifier, "lost_digits": False}
     if token.startswith("百分之"):
         body = token[3:]
         whole, _, frac = body.partition("点")

@@ -35,6 +35,7 @@ _MAX_SEGMENT_CHARS = 20
 _MAX_PHRASE_CHARS = 24
 _BARE_RATE = r"(?:增速|增幅)(?:达到|达|为|是)?了?$"
 _POSTPOSED_RATE = r"^的(?:增速|增幅)"
+_CONJUNCTIONS = r"[但而且并就却也还的之,，、\s]"
 _MARGIN = r"(?:差距|相差|差额)[^,，;；。]*$|以(?:近|约|超过|超|逾)?$"
 _TRADE = ["foreign_trade", "exports", "imports"]
 _PARTNER = r"对([^对,，、;；:：]{1,12}?)(?:的)?(?:货物)?(?:贸易|进出口|出口|进口)"
@@ -92,8 +93,11 @@ def bind_indicators(tiles: pl.DataFrame, surface_to_code: dict[str, str], gap_fo
     # continues the paragraph's topic, even past the end of the sentence
     names_a_rate = pl.col("lead").str.contains(_BARE_RATE) | trailing.str.contains(_POSTPOSED_RATE)
     paragraph_topic = pl.when(own != BLOCKED).then(own).forward_fill().over("para_id")
-    carried = pl.coalesce(own.forward_fill().over(_KEY),
-                          pl.when(is_number & names_nothing & names_a_rate).then(paragraph_topic))
+    # "…，但福州的增速": its clause names only a place, joined by a conjunction
+    clause_names_nothing = pl.col("core_bare").str.replace_all(_CONJUNCTIONS, "") == ""
+    in_sentence = own.forward_fill().over(_KEY)
+    bare_rate = is_number & clause_names_nothing & names_a_rate & (in_sentence.is_null() | (in_sentence == BLOCKED))
+    carried = pl.when(bare_rate).then(paragraph_topic).otherwise(in_sentence)
     # a breakdown's code carries its form as segment, so both travel together
     is_breakdown = pl.col("indicator_form").is_not_null() & pl.col("indicator_own").str.starts_with(BREAKDOWN_OF)
     tiles = tiles.with_columns(
@@ -127,7 +131,7 @@ def _components(tiles: pl.DataFrame) -> pl.DataFrame:
     tiles = tiles.with_columns(before.alias("_before")).join(
         pairs, left_on=["indicator_form", "_before"], right_on=["indicator_form", "_whole"], how="left",
         coalesce=False)
-    is_part = pl.col("_whole").is_not_null() & pl.col("core_clause").str.starts_with("其中")
+    is_part = pl.col("_whole").is_not_null() & pl.col("core").str.contains(r"其中[,，:：]?[^,，;；。:：]*$")
     return tiles.with_columns(
         pl.when(is_part).then(pl.lit(BREAKDOWN_OF) + pl.col("_whole")).otherwise(pl.col("indicator_own"))
         .alias("indicator_own")).drop("_before", "_whole")
@@ -189,8 +193,10 @@ def bind_periods(tiles: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
         | (pl.col("core_clause") == pl.col("entity_form")))
     year_over = pl.col("published_at").is_null() | (pl.col("published_at").dt.year() > pl.col("explicit_year"))
     whole_year = bare_year & opens_clause & year_over & ~pl.col("year_lost").fill_null(False)
-    # 去年 alone ("在去年…的基础上") names a year, not the period of what follows
-    is_period = (pl.col("tile_kind") == "period") & ~pl.col("period_kind").is_in(["date", "basis", "year_only"]) & (
+    # 去年 alone ("在去年…的基础上") names a year, and "经过二季度后" a stretch of time, not the
+    # period of what follows
+    is_period = (pl.col("tile_kind") == "period") & ~pl.col("period_kind").is_in(["date", "basis", "year_only"]) \
+        & ~pl.col("lead").str.contains("(?:经过|历经)$") & (
         (pl.col("period_kind") != "bare_year") | pl.col("is_title") | whole_year)
     year_token = (pl.col("tile_kind") == "number") & (pl.col("kind") == "date") & pl.col("token").str.contains(r"^20[0-9]{2}年$")
     tiles = tiles.with_columns(is_period.alias("_is_period"), opens_clause.alias("_opens_clause"),
@@ -241,7 +247,9 @@ def assign_measures(tiles: pl.DataFrame) -> pl.DataFrame:
     previous = pl.col("period_phrase").shift(1).over(_KEY).fill_null("")
     against_a_period = previous.str.contains("^(?:比|较)") & ~previous.str.contains("上年|去年|上一年") \
         & ~pl.col("lead").str.contains(r"[,，;；。]")
-    not_comparison = pl.col("lead").str.contains(_not_a_comparison_regex()) | pl.col("lead").str.contains(_MARGIN) \
+    # read in the number's own clause: "受出口增长拉动，宁德出口增长71.6%" is a growth rate
+    clause = pl.col("lead").str.extract(r"([^,，;；。]*)$", 1)
+    not_comparison = clause.str.contains(_not_a_comparison_regex()) | pl.col("lead").str.contains(_MARGIN) \
         | against_a_period
     sentence_so_far = pl.col("sentence").str.head(pl.col("tile_end"))
     in_plan = sentence_so_far.str.contains(_target_regex())
@@ -401,8 +409,11 @@ def strip_pattern(entity_pattern: str, period_pattern: str) -> str:
     fillers = sorted(cue_words()["filler"], key=len, reverse=True)
     filler_alt = "|".join(re.escape(w) for w in fillers)
     return (
-        # 按2017年平均汇率计算为, 按可比价格计算: the basis of a figure names nothing
+        # 按2017年平均汇率计算为, 按可比价格计算: the basis of a figure names nothing, nor does a
+        # note in brackets after it ((部口径), (人民币,下同), (不含农户))
         f"(?:{entity_pattern})|(?:{period_pattern})|(?:{filler_alt})|按[^,，;；。]{{0,12}}?计算为?"
+        r"|[^,，;；。]{0,8}?(?:汇率|价格|可比价|不变价|口径)计算为?"
+        r"|[(（][^()（）]{0,10}[)）]"
         r"|[\s,，、;；:：()（）“”\"'《》—\-·.]"
     )
 

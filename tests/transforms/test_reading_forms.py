@@ -14,6 +14,27 @@ from tests.transforms.test_extract_patterns import assert_contains, observations
 H1 = {"year": 2024, "start_month": 1, "end_month": 6}
 
 ROWS = [
+    ("a note in brackets after a figure does not stop its indicator",
+     "前三季度，宜宾市实现合同外资1.2亿美元（商务部口径），同比下降19.6%。",
+     [{"indicator": "contracted_foreign_capital", "measure": "yoy_pct", "value": -19.6}]),
+    ("a conversion basis names nothing",
+     "全年宜宾市人均地区生产总值45102元，按年平均汇率计算为6791美元，增长3.2%。",
+     [{"indicator": "gdp_per_capita", "measure": "yoy_pct", "value": 3.2}]),
+    ("a component after its total with 其中 and a comma",
+     "全年宜宾市一般公共预算收入70.5亿元，其中，税收收入52.9亿元。",
+     [{"indicator": "general_budget_revenue", "segment": "税收收入", "value": 5_290_000_000.0}]),
+    ("a stretch of time is not the period of what follows",
+     "上半年，宜宾GDP增长6.1%，经过二季度后，增速达到6.1%。",
+     [{"start_month": 1, "end_month": 6, "indicator": "gdp", "value": 6.1}]),
+    ("两位数 is at least ten percent",
+     "一季度，宜宾的GDP增速达到了两位数。",
+     [{"entity": "宜宾市", "indicator": "gdp", "measure": "yoy_pct", "value": 10.0, "qualifier": "at_least"}]),
+    ("a rate after a conjunction continues the paragraph's topic",
+     "上半年，宜宾GDP领先泸州。尽管宜宾的体量更大，但泸州的增速达到6.4%。",
+     [{"entity": "泸州市", "indicator": "gdp", "measure": "yoy_pct", "value": 6.4}]),
+    ("a pull named in an earlier clause leaves the growth rate alone",
+     "上半年，受锂电池出口拉动，宜宾出口增长达到41.6%。",
+     [{"entity": "宜宾市", "indicator": "exports", "measure": "yoy_pct", "value": 41.6}]),
     ("a parenthetical scope inside a place list is not an item",
      "上半年，宜宾（不含兴文）、泸州、内江固定资产投资增速分别为8.1%、7.4%、6.9%。",
      [{"entity": "宜宾市", "value": 8.1}, {"entity": "泸州市", "value": 7.4}, {"entity": "内江市", "value": 6.9}]),
@@ -166,3 +187,8 @@ def test_a_scope_word_in_a_guiding_phrase_is_not_the_subject() -> None:
 def test_a_planning_office_is_not_a_plan() -> None:
     found = observations("据市规划局数据，前三季度宜宾市地区生产总值达到2510.3亿元。")
     assert [o["measure"] for o in found] == ["level"]
+
+
+def test_what_will_happen_is_a_target() -> None:
+    found = observations("根据预测，2025年宜宾市经济总量会突破4000亿元。")
+    assert [o["measure"] for o in found] == ["target"]
