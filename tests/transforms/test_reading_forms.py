@@ -192,3 +192,9 @@ def test_a_planning_office_is_not_a_plan() -> None:
 def test_what_will_happen_is_a_target() -> None:
     found = observations("根据预测，2025年宜宾市经济总量会突破4000亿元。")
     assert [o["measure"] for o in found] == ["target"]
+
+
+def test_a_citys_parks_as_one_group() -> None:
+    found = observations("1-7月，宜宾市全市园区实现主营业务收入1203.4亿元，同比增长9.1%。")
+    assert_contains(found, [{"entity": "宜宾市工业园区", "indicator": "main_business_revenue",
+                             "value": 120_340_000_000.0}])
