@@ -195,6 +195,7 @@ def test_what_will_happen_is_a_target() -> None:
 
 
 def test_a_citys_parks_as_one_group() -> None:
-    found = observations("1-7月，宜宾市全市园区实现主营业务收入1203.4亿元，同比增长9.1%。")
+    found = observations("宜宾市工业经济运行情况\n1-7月，全市园区实现主营业务收入1203.4亿元，同比增长9.1%。",
+                         title_source="first_line")
     assert_contains(found, [{"entity": "宜宾市工业园区", "indicator": "main_business_revenue",
                              "value": 120_340_000_000.0}])
