@@ -131,8 +131,11 @@ def extract(documents: pl.DataFrame, vocabulary: Vocabulary | None = None) -> Ex
 
 def _enterprise_segments(tiles: pl.DataFrame, index) -> pl.DataFrame:
     """A segment that names a known enterprise (华润微电子产值…) is that enterprise's own output."""
-    enterprise = pl.col("segment").replace_strict(index.canonical, default=None, return_dtype=pl.String)
-    is_enterprise = enterprise.replace_strict(index.entity_type, default=None, return_dtype=pl.String) == "enterprise"
+    # only the segments that name an enterprise are looked up (the index holds the whole gazetteer)
+    named = {form: index.canonical[form] for form in tiles.get_column("segment").drop_nulls().unique().to_list()
+             if index.entity_type.get(index.canonical.get(form, "")) == "enterprise"}
+    enterprise = pl.col("segment").replace_strict(named, default=None, return_dtype=pl.String)
+    is_enterprise = enterprise.is_not_null()
     return tiles.with_columns(
         pl.when(is_enterprise).then(enterprise).otherwise(pl.col("entity")).alias("entity"),
         pl.when(is_enterprise).then(pl.lit("enterprise")).otherwise(pl.col("entity_type")).alias("entity_type"),
@@ -157,7 +160,8 @@ def _finish(facts: pl.DataFrame, index) -> pl.DataFrame:
     evidence_start = pl.col("evidence_start").fill_null(pl.col("tile_start"))
     defective = pl.col("sentence").str.slice(evidence_start, pl.col("tile_end") - evidence_start).str.contains(
         any_defect_regex())
-    family = pl.col("entity").replace_strict({n: index.family(n) for n in index.entity_type}, default=pl.col("entity"),
+    families = {n: index.family(n) for n in facts.get_column("entity").drop_nulls().unique().to_list()}
+    family = pl.col("entity").replace_strict(families, default=pl.col("entity"),
                                              return_dtype=pl.String)
     facts = facts.with_columns(
         year.cast(pl.Int32).alias("year"), start.alias("start_month"), end.alias("end_month"),

@@ -214,9 +214,19 @@ def mentions(paragraphs: pl.DataFrame, matchers: Matchers) -> pl.DataFrame:
     core = pl.col("core")
     # the clause of the core: text after the last boundary (for segments and evidence)
     clause = core.str.extract(rf"([^,，;；:：。!?！？—]*)$", 1)
+    # the neighbouring tiles of the same sentence; the tiles are in sentence order here, so a
+    # plain shift with a same-sentence mask does what a window would, at a fraction of the cost
+    same_as_previous = pl.col("sent_id").shift(1) == pl.col("sent_id")
+    same_as_next = pl.col("sent_id").shift(-1) == pl.col("sent_id")
+    tiles = tiles.with_columns(
+        pl.when(same_as_next).then(pl.col("lead").shift(-1)).alias("next_lead"),
+        pl.when(same_as_previous).then(pl.col("period_phrase").shift(1)).alias("previous_period_phrase"),
+        pl.when(same_as_previous).then(pl.col("tile").shift(1)).alias("_previous_tile"),
+        pl.when(same_as_previous).then(pl.col("kind").shift(1)).alias("_previous_kind"),
+    )
     # a name with a count inside (全省12个国家级经开区) spans the count's tile and this one
-    after_count = pl.col("kind").shift(1).over("sent_id") == "count"
-    named_in = pl.when(after_count).then(pl.col("tile").shift(1).over("sent_id") + core).otherwise(core)
+    after_count = pl.col("_previous_kind") == "count"
+    named_in = pl.when(after_count).then(pl.col("_previous_tile") + core).otherwise(core)
     tiles = tiles.with_columns(
         # 重庆市级 (municipal-level) is a modifier, not the city as subject, and 领先于全省其他地区
         # names what is compared against
@@ -235,7 +245,8 @@ def mentions(paragraphs: pl.DataFrame, matchers: Matchers) -> pl.DataFrame:
         clause.str.replace_all(matchers.entity, "").str.replace_all(period_pattern(), "").alias("core_bare"),
     )
     # ...and the count's own tile holds only the start of that name (四川省 of 四川省10个国家级经开区)
-    following = pl.col("entity_form").shift(-1).over("sent_id")
+    following = pl.when(same_as_next).then(pl.col("entity_form").shift(-1))
     cut_short = (pl.col("kind") == "count") & following.str.starts_with(pl.col("entity_form")) \
         & (following.str.len_chars() > pl.col("entity_form").str.len_chars())
-    return tiles.with_columns(pl.when(~cut_short.fill_null(False)).then(pl.col("entity_form")).alias("entity_form"))
+    return tiles.with_columns(pl.when(~cut_short.fill_null(False)).then(pl.col("entity_form")).alias("entity_form")) \
+        .drop("_previous_tile", "_previous_kind")

@@ -70,7 +70,7 @@ def bind_indicators(tiles: pl.DataFrame, surface_to_code: dict[str, str], gap_fo
     # intermediate columns are materialized once: an eager frame does not share subexpressions
     tiles = tiles.with_columns(
         pl.col("indicator_form").replace_strict(lookup, default=None, return_dtype=pl.String).alias("indicator_own"),
-        pl.col("lead").shift(-1).over(_KEY).fill_null("").alias("_trailing"),
+        pl.col("next_lead").fill_null("").alias("_trailing"),
     )
     tiles = _components(tiles)
     code = pl.col("indicator_own")
@@ -141,6 +141,8 @@ def bind_breakdown_lists(tiles: pl.DataFrame) -> pl.DataFrame:
     """"固定资产投资增长3.2%。分产业看：第一产业增长7.5%，建安工程增长3.3%": after 按…看 / 分…看 the
     items named are parts of the indicator the paragraph was about, read as it with a segment."""
     is_number = pl.col("tile_kind") == "number"
+    if not tiles.get_column("sentence").str.contains(_BREAKDOWN_INTRO).any():
+        return tiles
     introduced = pl.col("sentence").str.head(pl.col("tile_end")).str.contains(_BREAKDOWN_INTRO)
     topic = pl.when(pl.col("indicator_own").is_not_null() & ~pl.col("sentence").str.contains(_BREAKDOWN_INTRO)) \
         .then(pl.col("indicator_own")).forward_fill().over("para_id")
@@ -179,7 +181,7 @@ def bind_periods(tiles: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
         lookup_columns(pl.col("period_phrase"), table, PERIOD_FIELDS)
         + [pl.col("document_id").replace_strict(published, default=None, return_dtype=pl.Date).alias("published_at")])
     tiles = tiles.with_columns(
-        pl.col("lead").shift(-1).over(_KEY).alias("_next_lead"),
+        pl.col("next_lead").alias("_next_lead"),
         pl.col("lead").str.contains(r"(?:到|至|截至|截止|于|《|“|\")$").alias("_names_target"),
     )
     next_lead = pl.col("_next_lead")
@@ -244,7 +246,7 @@ def assign_measures(tiles: pl.DataFrame) -> pl.DataFrame:
     diff_down = pl.col("diff").str.contains("^(?:" + "|".join(cue_words()["diff_down"]) + ")|[低慢]$")
     # "以百亿元领先", "差距扩大到200亿元": a margin between two subjects, not either's level
     # "比2019年1-7月增长20.5%", "比一季度提高": growth against another period, not on the year
-    previous = pl.col("period_phrase").shift(1).over(_KEY).fill_null("")
+    previous = pl.col("previous_period_phrase").fill_null("")
     against_a_period = previous.str.contains("^(?:比|较)") & ~previous.str.contains("上年|去年|上一年") \
         & ~pl.col("lead").str.contains(r"[,，;；。]")
     # read in the number's own clause: "受出口增长拉动，宁德出口增长71.6%" is a growth rate
@@ -269,7 +271,7 @@ def assign_measures(tiles: pl.DataFrame) -> pl.DataFrame:
         .when(kind.is_in(["percent", "multiple"]) & has_yoy).then(pl.lit("yoy_pct"))
         # "泉州2.5%的增速", "高于全省平均水平（4.6%）": a rate named after its number, or a
         # benchmark's own rate in brackets after it
-        .when((kind == "percent") & pl.col("lead").shift(-1).over(_KEY).fill_null("").str.contains(_POSTPOSED_RATE))
+        .when((kind == "percent") & pl.col("next_lead").fill_null("").str.contains(_POSTPOSED_RATE))
         .then(pl.lit("yoy_pct"))
         .when((kind == "percent") & pl.col("lead").str.contains(BENCHMARK_IN_BRACKETS)).then(pl.lit("yoy_pct"))
         .when(kind == "multiple_special").then(pl.lit("yoy_pct"))

@@ -66,7 +66,10 @@ def _document_subject(index: EntityIndex) -> pl.Expr:
 def bind_entities(tiles: pl.DataFrame, index: EntityIndex, context: pl.DataFrame) -> pl.DataFrame:
     tiles = tiles.join(context.select("document_id", "url_subject"), on="document_id", how="left") \
         .join(_shared_names(tiles, index, context), on=["document_id", "entity_form"], how="left")
-    canonical = pl.col("entity_form").replace_strict(index.canonical, default=None, return_dtype=pl.String)
+    # the forms the tiles name, not the whole gazetteer, make the lookup table
+    forms = {f: index.canonical[f] for f in tiles.get_column("entity_form").drop_nulls().unique().to_list()
+             if f in index.canonical}
+    canonical = pl.col("entity_form").replace_strict(forms, default=None, return_dtype=pl.String)
     tiles = tiles.with_columns(pl.coalesce("enum_entity", "_shared", canonical).alias("entity_own")).drop("_shared")
     tiles = tiles.with_columns(
         pl.col("entity_own").forward_fill().over("para_id").alias("para_entity"),
@@ -79,7 +82,8 @@ def bind_entities(tiles: pl.DataFrame, index: EntityIndex, context: pl.DataFrame
     )
     # "高于全省平均水平（4.6%）": the bracketed rate is the benchmark's own, and names no subject for later numbers
     bracketed = pl.col("lead").str.extract(f"({SCOPE_WORDS})(?:平均水平|平均增速|平均|水平|增速)?[(（]$", 1)
-    subject = pl.coalesce(bracketed.replace_strict(index.canonical, default=None, return_dtype=pl.String),
+    scopes = {w: index.canonical[w] for w in SCOPE_WORDS.split("|") if w in index.canonical}
+    subject = pl.coalesce(bracketed.replace_strict(scopes, default=None, return_dtype=pl.String),
                           "para_entity", "heading_entity", "doc_subject")
     tiles = tiles.with_columns(subject.alias("subject_raw"))
     # 全市 and friends, and benchmarks, need the hierarchy: resolved on the distinct combinations
