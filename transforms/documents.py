@@ -741,6 +741,18 @@ def _html_ws(t: str) -> str:
     return t
 
 
+_DATA_CELL_NODES = 8     # a data cell holds a few <p>/<span>/<br>; a layout cell holds the article
+_DATA_CELL_CHARS = 100
+
+
+def _data_cell(el) -> bool:
+    """A table cell of a few short blocks (<td><p>1234.5</p></td>): its blocks break no line."""
+    for n, sub in enumerate(el.iterdescendants()):
+        if n >= _DATA_CELL_NODES or sub.tag in ("table", "tr", "td", "th", "ul", "ol", "li"):
+            return False
+    return len(el.text_content()) <= _DATA_CELL_CHARS
+
+
 def _html_text_from_tree(root) -> str:
     from lxml import etree
 
@@ -750,6 +762,7 @@ def _html_text_from_tree(root) -> str:
     parts: list[str] = []
     add = parts.append
     pre = 0
+    flat = None  # the data cell being walked, if any: a table row stays one line
     blocks, cells = _BLOCK_TAGS, _CELL_TAGS
     for event, el in etree.iterwalk(root, events=("start", "end")):
         tag = el.tag
@@ -759,19 +772,23 @@ def _html_text_from_tree(root) -> str:
             continue
         if event == "start":
             if tag in blocks:
-                add("\n")
+                add("\n" if flat is None else " ")
                 if tag == "pre":
                     pre += 1
             elif tag in cells:
                 add("\t")
+                if flat is None and _data_cell(el):
+                    flat = el
             t = el.text
             if t:
                 add(t if pre else _html_ws(t))
         else:
             if tag in blocks:
-                add("\n")
+                add("\n" if flat is None else " ")
                 if tag == "pre":
                     pre -= 1
+            if el is flat:
+                flat = None
             t = el.tail
             if t:
                 add(t if pre else _html_ws(t))
