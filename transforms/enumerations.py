@@ -89,13 +89,16 @@ def _back_references(tiles: pl.DataFrame) -> pl.DataFrame:
     orphans = tiles.filter(pl.col("_head") & pl.col("enum_head").is_null()).select("sent_id", "enum_run", "tile_no")
     if orphans.height == 0:
         return pl.DataFrame(schema=schema)
-    numbers = tiles.join(orphans.select("sent_id").unique(), on="sent_id").filter(pl.col("tile_kind") == "number")
+    # each orphan's sentence, gathered once: its numbers' tile_no, run and indicator, in order
+    sentences = (tiles.join(orphans.select("sent_id").unique(), on="sent_id")
+                 .filter(pl.col("tile_kind") == "number").sort("sent_id", "tile_no")
+                 .group_by("sent_id").agg("tile_no", "enum_run", "indicator", "breakdown_segment"))
+    by_sentence = {row[0]: row[1:] for row in sentences.iter_rows()}
     rows = []
     for sent_id, run, head_no in orphans.iter_rows():
-        sentence = numbers.filter(pl.col("sent_id") == sent_id)
-        length = sentence.filter(pl.col("enum_run") == run).height
-        named = sentence.filter((pl.col("tile_no") < head_no) & pl.col("indicator").is_not_null()) \
-            .select("indicator", "breakdown_segment").rows()
+        tile_nos, runs, codes, segments = by_sentence[sent_id]
+        length = sum(r == run for r in runs)
+        named = [(c, g) for n, c, g in zip(tile_nos, codes, segments) if n < head_no and c is not None]
         distinct = [item for i, item in enumerate(named) if i == 0 or item != named[i - 1]]
         if length >= 2 and len(distinct) >= length:
             for k, (code, segment) in enumerate(distinct[-length:]):
