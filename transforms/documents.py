@@ -348,6 +348,9 @@ _COMPACT_DATE_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})$")
 _SENTENCE_PUNCT_RE = re.compile("[。，,；！？]")
 
 
+_URL_DATE_SCAN = 300  # a date sits near the front of a path; a longer URL is not read further
+
+
 def _make_date(y: str, m: str, d: str) -> _dt.date | None:
     year, month, day = int(y), int(m), int(d)
     if not (_YEAR_MIN <= year <= _YEAR_MAX):
@@ -362,6 +365,29 @@ def _date_from_match(m: re.Match[str]) -> _dt.date | None:
     if m.group("m") is not None:
         return _make_date(m.group("y"), m.group("m"), m.group("d"))
     return _make_date(m.group("y"), m.group("m2"), m.group("d2"))
+
+
+# Dates that CMS paths carry: /2006/07/29/, /2023-12/15/, /2023/1030/, t20251103_, /20150728/,
+# /201012/31, id=20200729151921 (FACT_MODEL gold notes: "Dates taken from the URL").
+_URL_DATE_RES = tuple(re.compile(p) for p in (
+    r"(?<![0-9])(?P<y>(?:19|20)[0-9]{2})[/-](?P<m>[01]?[0-9])[/-](?P<d>[0-3]?[0-9])(?![0-9])",
+    r"(?<![0-9])(?P<y>(?:19|20)[0-9]{2})/(?P<m>[01][0-9])(?P<d>[0-3][0-9])(?![0-9])",
+    r"(?<![0-9])(?P<y>(?:19|20)[0-9]{2})(?P<m>[01][0-9])/(?P<d>[0-3][0-9])",
+    r"(?<![0-9])(?P<y>(?:19|20)[0-9]{2})(?P<m>[01][0-9])(?P<d>[0-3][0-9])",
+))
+
+
+def _url_date(url: str | None) -> _dt.date | None:
+    """The publication date a source URL's path names, when it names a valid one."""
+    if not url:
+        return None
+    path = url.split("//", 1)[-1].partition("/")[2][:_URL_DATE_SCAN]
+    for pattern in _URL_DATE_RES:
+        for m in pattern.finditer(path):
+            found = _make_date(m.group("y"), m.group("m"), m.group("d"))
+            if found is not None:
+                return found
+    return None
 
 
 def _parse_date_str(value: str) -> _dt.date | None:
@@ -1054,6 +1080,9 @@ def _parse_one(
         date_source = "text" if published_at else None
 
     source_url = _clean_str(meta.get("source_url")) or fm_url or html_url
+    if published_at is None:
+        published_at = _url_date(source_url)
+        date_source = "url" if published_at else None
 
     return {
         "stem": stem,

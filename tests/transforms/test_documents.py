@@ -646,3 +646,18 @@ def test_html_description_the_body_repeats_is_not_added() -> None:
     page = ("<html><head><meta name='description' content='上半年，某市GDP同比增长5.5%。'></head>"
             "<body><p>上半年，某市GDP同比增长5.5%。</p><p>下半年继续。</p></body></html>")
     assert one_doc("a.html", page)["text"].count("同比增长5.5%") == 1
+
+
+@pytest.mark.parametrize("url,date", [
+    ("http://news.example.cn/system/2019/03/08/000123.shtml", dt.date(2019, 3, 8)),
+    ("http://www.example.gov.cn/zwgk/202311/t20231105_998.html", dt.date(2023, 11, 5)),
+    ("http://example.com/info/20180712/n123456.html", dt.date(2018, 7, 12)),
+    ("http://example.com/a/2021/0930/77.shtml", dt.date(2021, 9, 30)),
+    ("http://example.com/detail.aspx?id=20170215103000-1", dt.date(2017, 2, 15)),
+    ("http://example.com/news/1727505405180702722.html", None),
+    ("http://example.com/2019/13/45/x.html", None),
+])
+def test_a_date_in_the_source_urls_path_is_the_publication_date(url, date) -> None:
+    doc = one_doc("a.txt", "上半年，某市GDP同比增长5.5%。", sidecar=json.dumps({"source_url": url}).encode())
+    assert doc["published_at"] == date
+    assert doc["date_source"] == ("url" if date else None)
