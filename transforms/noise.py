@@ -27,7 +27,8 @@ import numpy as np
 
 _HAN = (r"\u2e80-\u2fdf\u3005\u3007\u3021-\u3029\u3038-\u303b\u3400-\u4dbf\u4e00-\u9fff"
         r"\uf900-\ufaff\U00020000-\U0003134f")
-_SPACE = r" \t\u00a0\u2000-\u200a\u202f\u205f\u3000"
+# a tab is a table's cell boundary (HTML cells are joined by one), never noise: "378.2\t5.5"
+_SPACE = r" \u00a0\u2000-\u200a\u202f\u205f\u3000"
 _INVISIBLE = r"\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
 # a space is noise between these ("增长 6.3 %", "地区 生产总值", "、 工业"), not before a Latin word
 _BEFORE_SPACE = r"0-9\uff10-\uff19%\uff05.\uff0e,\uff0c\u3001"

@@ -179,3 +179,12 @@ def test_reading_a_long_noisy_line_is_linear(unit):
     offsets = paras.get_column("norm_to_display").to_list()[0]
     if offsets is not None:
         assert len(offsets) == 4 * (len(paras.get_column("norm")[0]) + 1)
+
+
+def test_a_tab_between_two_figures_is_a_cell_boundary_not_noise() -> None:
+    documents = pl.DataFrame({"document_id": ["t"], "text": ["上半年，某市出口总额\t378.2\t5.5"], "title_source": [None],
+                              "published_at": [None]},
+                             schema={"document_id": pl.String, "text": pl.String, "title_source": pl.String,
+                                     "published_at": pl.Date})
+    assert "378.25.5" not in "".join(paragraphs(documents).get_column("norm").to_list())
+    assert extract(documents).defects.filter(pl.col("kind") == "merged_number").height == 0
