@@ -143,8 +143,11 @@ def bind_breakdown_lists(tiles: pl.DataFrame) -> pl.DataFrame:
     is_number = pl.col("tile_kind") == "number"
     if not tiles.get_column("sentence").str.contains(_BREAKDOWN_INTRO).any():
         return tiles
-    introduced = pl.col("sentence").str.head(pl.col("tile_end")).str.contains(_BREAKDOWN_INTRO)
-    topic = pl.when(pl.col("indicator_own").is_not_null() & ~pl.col("sentence").str.contains(_BREAKDOWN_INTRO)) \
+    # a tile is introduced when its lead or an earlier tile's of the sentence holds the intro
+    tiles = tiles.with_columns(pl.col("sentence").str.contains(_BREAKDOWN_INTRO).alias("_has_intro"),
+                               pl.col("lead").str.contains(_BREAKDOWN_INTRO).alias("_intro_here"))
+    introduced = pl.col("_intro_here").cum_max().over(_KEY)
+    topic = pl.when(pl.col("indicator_own").is_not_null() & ~pl.col("_has_intro")) \
         .then(pl.col("indicator_own")).forward_fill().over("para_id")
     tiles = tiles.with_columns(topic.shift(1).over("para_id").alias("_topic_before"))
     tiles = tiles.with_columns(pl.col("_topic_before").first().over(_KEY))
@@ -154,7 +157,7 @@ def bind_breakdown_lists(tiles: pl.DataFrame) -> pl.DataFrame:
     return tiles.with_columns(
         pl.when(in_list).then(pl.col("_topic_before")).otherwise(pl.col("indicator")).alias("indicator"),
         pl.when(in_list).then(item).otherwise(pl.col("breakdown_segment")).alias("breakdown_segment"),
-    ).drop("_topic_before")
+    ).drop("_topic_before", "_has_intro", "_intro_here")
 
 
 def bind_segments(tiles: pl.DataFrame, segment_codes: set[str], index: EntityIndex) -> pl.DataFrame:
