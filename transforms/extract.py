@@ -81,8 +81,7 @@ def _indicator_forms(vocabulary: Vocabulary) -> tuple[dict[str, str], list[tuple
     pairs += [(BREAKDOWN_OF + parent, form) for form, parent in vocabulary.breakdowns.iter_rows()]
     for code, form in pairs:
         if GAP_MARK in form:
-            head, tail = form.split(GAP_MARK, 1)
-            gaps.append((f"^{re.escape(head)}{_GAP}{re.escape(tail)}$", code))
+            gaps.append(("^" + _GAP.join(re.escape(part) for part in form.split(GAP_MARK)) + "$", code))
         elif form:
             exact[form] = code
     alternatives = sorted(exact, key=len, reverse=True)

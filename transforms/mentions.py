@@ -34,6 +34,7 @@ from transforms.vocabulary import VOCAB_DIR
 _SENTENCE = r"[^。！？!?]+[。！？!?”」]*|[。！？!?”」]+"
 _HEADING_MAX_CHARS = 40
 _BOUNDARY = r"[,，;；:：。!?！？—]"
+_SECTION_MARK = r"^(?:[(（][一二三四五六七八九十]{1,3}[)）]|[一二三四五六七八九十]{1,3}、)"
 _MODIFIED = "(?:企业|国|商|能耗|电耗|水耗)"
 # a place after these is compared against (高于全省), traded with (对东盟出口), ranked among
 # (跻身全国百强) or named as a guide (以全市科技大会精神为指导), not the subject
@@ -124,7 +125,9 @@ def split_sentences(paragraphs: pl.DataFrame) -> pl.DataFrame:
                 pl.col("sent_start") + pl.col("sentence").str.len_chars()) - display_offset(pl.col("sent_start"))
             ).alias("sentence_display"),
             # integer keys make the many windows below cheap
-            pl.struct("document_id", "para_no").rank("dense").cast(pl.Int64).alias("para_id"),
+            # an inline section marker ("。(二)园区经济…") starts a new stretch for what carries over
+            pl.struct("document_id", "para_no", pl.col("sentence").str.contains(_SECTION_MARK).cum_sum()
+                      .over("document_id", "para_no").alias("section")).rank("dense").cast(pl.Int64).alias("para_id"),
             pl.int_range(pl.len(), dtype=pl.Int64).alias("sent_id"),
         )
         .drop("norm", "display")

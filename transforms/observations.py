@@ -254,7 +254,10 @@ def assign_measures(tiles: pl.DataFrame) -> pl.DataFrame:
         & ~pl.col("lead").str.contains(r"[,，;；。]")
     # read in the number's own clause: "受出口增长拉动，宁德出口增长71.6%" is a growth rate
     clause = pl.col("lead").str.extract(r"([^,，;；。]*)$", 1)
+    # points gained on the same period last year (占比…较同期提高1.99个百分点) change a share, not a gap
+    share_change = (kind == "pp") & clause.str.contains(r"(?:较|比)(?:上年|去年)?同期")
     not_comparison = clause.str.contains(_not_a_comparison_regex()) | pl.col("lead").str.contains(_MARGIN) \
+        | share_change \
         | against_a_period
     sentence_so_far = pl.col("sentence").str.head(pl.col("tile_end"))
     in_plan = sentence_so_far.str.contains(_target_regex())

@@ -14,6 +14,12 @@ from tests.transforms.test_extract_patterns import assert_contains, observations
 H1 = {"year": 2024, "start_month": 1, "end_month": 6}
 
 ROWS = [
+    ("an indicator form with two gaps",
+     "1-11月，宜宾市32户规模以上入园工业企业实现产值65.2亿元，增长16.9%。",
+     [{"indicator": "industrial_output_above_scale", "measure": "level", "value": 6_520_000_000.0}]),
+    ("points gained on the same period last year change a share, not a gap",
+     "1-11月，宜宾市工业园区产值占全市比重达55.3%，较同期提高1.2个百分点。",
+     [{"indicator": "industry_output", "measure": "share_pct", "value": 55.3}]),
     ("a note in brackets after a figure does not stop its indicator",
      "前三季度，宜宾市实现合同外资1.2亿美元（商务部口径），同比下降19.6%。",
      [{"indicator": "contracted_foreign_capital", "measure": "yoy_pct", "value": -19.6}]),
@@ -199,3 +205,17 @@ def test_a_citys_parks_as_one_group() -> None:
                          title_source="first_line")
     assert_contains(found, [{"entity": "宜宾市工业园区", "indicator": "main_business_revenue",
                              "value": 120_340_000_000.0}])
+
+
+def test_points_on_the_same_period_are_no_gap() -> None:
+    found = observations("1-11月，宜宾市工业园区产值占全市比重达55.3%，较同期提高1.2个百分点。")
+    assert [o for o in found if o["measure"] == "diff_pp"] == []
+
+
+def test_an_inline_section_marker_starts_a_new_subject_stretch() -> None:
+    text = ("宜宾市产业园区发展成效显著\n"
+            "(一)园区建设顺利推进。其中，宜宾经济开发区累计完成投资近1000万元。"
+            "(二)园区经济健康运行。1-11月，园区规模以上工业企业实现产值88亿元，增长26.9%。")
+    found = observations(text, title_source="first_line")
+    assert_contains(found, [{"entity": "宜宾市产业园区", "indicator": "industrial_output_above_scale",
+                             "measure": "yoy_pct", "value": 26.9}])
