@@ -28,12 +28,17 @@ SCHEMA = {"document_id": pl.String, "context_places": pl.List(pl.String), "url_s
 
 
 def _named(paragraphs: pl.DataFrame, index: EntityIndex) -> pl.DataFrame:
-    """document_id, form: every surface form (shared ones too) each document's text contains."""
-    forms = [f for f in dict.fromkeys([*index.canonical, *index.ambiguous]) if index.present is None
-             or f in index.present or f not in index.checked]
-    if not forms:
-        return pl.DataFrame(schema={"document_id": pl.String, "form": pl.String})
-    return (paragraphs.select("document_id", pl.col("norm").str.extract_many(forms).alias("form"))
+    """document_id, form: every surface form (shared ones too) each document's text contains;
+    the scan ``discover`` made of the same paragraphs is reused when it has one."""
+    if index.found_in is not None and index.found_in.len() == paragraphs.height:
+        found = index.found_in
+    else:
+        forms = [f for f in dict.fromkeys([*index.canonical, *index.ambiguous]) if index.present is None
+                 or f in index.present or f not in index.checked]
+        if not forms:
+            return pl.DataFrame(schema={"document_id": pl.String, "form": pl.String})
+        found = paragraphs.get_column("norm").str.extract_many(forms)
+    return (paragraphs.select("document_id").with_columns(found.alias("form"))
             .explode("form").drop_nulls("form").unique())
 
 

@@ -111,6 +111,8 @@ class EntityIndex:
     # added later, as groups of zones are, always count)
     present: frozenset[str] | None = None
     checked: frozenset[str] = frozenset()
+    # the forms found in each of those texts, in their order (transforms.context reads them)
+    found_in: pl.Series | None = None
     _longest: tuple[int, int] = field(default=(-1, 0), init=False, repr=False)   # (forms counted, longest)
 
     def pattern(self, include_ambiguous: bool = False) -> str:
@@ -132,6 +134,7 @@ class EntityIndex:
         found = pl.Series(texts, dtype=pl.String).str.extract_many(forms, overlapping=True) if forms and texts else None
         self.present = frozenset(found.explode().drop_nulls().to_list()) if found is not None else frozenset()
         self.checked = frozenset(forms)
+        self.found_in = found
 
     def knows(self, form: str) -> bool:
         return form in self.canonical or form in self.ambiguous

@@ -124,7 +124,7 @@ def _components(tiles: pl.DataFrame) -> pl.DataFrame:
     """"其中税收收入" right after 一般公共预算收入 is a component of that total (vocab/parts.csv):
     the total with the form as segment, through the breakdown code prefix."""
     parts = vocab_rows("parts.csv")
-    if not parts:
+    if not tiles.get_column("indicator_form").is_in([form for form, _ in parts]).any():
         return tiles
     pairs = pl.DataFrame(parts, schema={"indicator_form": pl.String, "_whole": pl.String}, orient="row")
     before = pl.col("indicator_own").shift(1).forward_fill().over(_KEY)
