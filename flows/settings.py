@@ -12,24 +12,22 @@ from pathlib import Path
 DEFAULT_MAX_FILE_BYTES = 20 * 1024 * 1024
 
 
-def _env_int(env: dict[str, str], name: str, default: int) -> int:
+def _env_number(env: dict[str, str], name: str, default, kind, what: str):
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
     try:
-        return int(raw)
+        return kind(raw)
     except ValueError as exc:
-        raise SystemExit(f"{name} must be a whole number, got {raw!r}") from exc
+        raise SystemExit(f"{name} must be {what}, got {raw!r}") from exc
+
+
+def _env_int(env: dict[str, str], name: str, default: int) -> int:
+    return _env_number(env, name, default, int, "a whole number")
 
 
 def _env_float(env: dict[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise SystemExit(f"{name} must be a number, got {raw!r}") from exc
+    return _env_number(env, name, default, float, "a number")
 
 
 @dataclass(frozen=True)
