@@ -37,7 +37,7 @@ import polars as pl
 from expectations.gx_import import import_gx
 from expectations.ranges import IMPLIED_BENCHMARK, RANGE_MEASURES, load_ranges, range_name, resolve
 from expectations.results import ERROR, SAMPLE_SIZE, WARNING, ExpectationResult, fingerprint, merge_results
-from flows.settings import CoverageThresholds
+from expectations.thresholds import CoverageThresholds
 from transforms.extract import OBSERVATION_SCHEMA
 
 OBSERVATIONS = "observations"

@@ -9,6 +9,10 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from expectations.thresholds import CoverageThresholds
+
+__all__ = ["AlertSettings", "CoverageThresholds", "Settings", "load_settings"]
+
 DEFAULT_MAX_FILE_BYTES = 20 * 1024 * 1024
 
 
@@ -47,14 +51,6 @@ class AlertSettings:
     @property
     def any_channel(self) -> bool:
         return bool(self.webhook_url or (self.smtp_host and self.smtp_to) or self.prefect_block)
-
-
-@dataclass(frozen=True)
-class CoverageThresholds:
-    """When the warehouse suite's ``extraction_coverage_above_threshold`` warns: a document with at
-    least ``min_cue_numbers`` numbers with cues whose facts per cue number fall below ``min_share``."""
-    min_cue_numbers: int = 5
-    min_share: float = 0.2
 
 
 @dataclass(frozen=True)
