@@ -167,10 +167,14 @@ def bind_segments(tiles: pl.DataFrame, segment_codes: set[str], index: EntityInd
     prefixes = "|".join(re.escape(w) for w in cue_words()["segment_prefix"])
     suffixes = "|".join(re.escape(w) for w in cue_words()["segment_suffix"])
     cleaned = raw.str.replace(f"^(?:{prefixes})+", "").str.replace(f"(?:{suffixes})+$", "")
-    segment = pl.when(needs_segment & (cleaned.str.len_chars() > 0) & (cleaned.str.len_chars() <= _MAX_SEGMENT_CHARS)
-                      & ~cleaned.str.contains(r"[0-9]")).then(cleaned)
+    named = pl.col("indicator_own").is_not_null()
+    # both carry to the numbers after them that name nothing ("电子信息产业产值120亿元，增长9.1%")
+    segment = pl.when(named).then(
+        pl.when(needs_segment & (cleaned.str.len_chars() > 0) & (cleaned.str.len_chars() <= _MAX_SEGMENT_CHARS)
+                & ~cleaned.str.contains(r"[0-9]")).then(cleaned).otherwise(pl.lit(""))
+    ).forward_fill().over(_KEY).replace("", None)
     # 对东盟进出口, 对美出口: trade with a partner is a segment of the subject's trade
-    partner = pl.when(pl.col("indicator").is_in(_TRADE) & pl.col("indicator_own").is_not_null()).then(
+    partner = pl.when(pl.col("indicator").is_in(_TRADE) & named).then(
         pl.col("core_clause").str.extract(_PARTNER, 1).fill_null("")).forward_fill().over(_KEY).replace("", None)
     return tiles.with_columns(
         pl.coalesce(pl.col("enum_segment"), pl.col("breakdown_segment"), partner, segment).alias("segment"))

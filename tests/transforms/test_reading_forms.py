@@ -14,6 +14,9 @@ from tests.transforms.test_extract_patterns import assert_contains, observations
 H1 = {"year": 2024, "start_month": 1, "end_month": 6}
 
 ROWS = [
+    ("an industry's segment carries to the numbers after it",
+     "1-10月，株洲市高新技术产业产值2100.5亿元，增长9.1%。",
+     [{"indicator": "industry_output", "segment": "高新技术产业", "measure": "yoy_pct", "value": 9.1}]),
     ("an indicator form with two gaps",
      "1-11月，宜宾市32户规模以上入园工业企业实现产值65.2亿元，增长16.9%。",
      [{"indicator": "industrial_output_above_scale", "measure": "level", "value": 6_520_000_000.0}]),
