@@ -108,16 +108,20 @@ def _back_references(tiles: pl.DataFrame) -> pl.DataFrame:
 
 def bind_enumerations(tiles: pl.DataFrame, surface_to_code: dict[str, str], index: EntityIndex) -> pl.DataFrame:
     is_number = pl.col("tile_kind") == "number"
-    is_head = is_number & pl.col("lead").str.contains("分别")
+    tiles = _through_basis(tiles)
+    is_head = is_number & pl.col("_lead").str.contains("分别")
     # 分别 stands before the cue (A、B分别增长) or inside it (A、B增速分别为): then the whole core lists
-    listed = pl.coalesce(pl.col("core_bare").str.extract(r"^(.*?)分别", 1), pl.col("core_bare"))
+    listed = pl.coalesce(pl.col("_core_bare").str.extract(r"^(.*?)分别", 1), pl.col("_core_bare"))
     listed = pl.when(is_head & (listed.str.contains(r"[\p{Han}A-Za-z]"))).then(listed)
     clause = pl.when(is_head).then(
-        pl.coalesce(pl.col("core_clause").str.extract(r"^(.*?)分别", 1), pl.col("core_clause")))
+        pl.coalesce(pl.col("_core_clause").str.extract(r"^(.*?)分别", 1), pl.col("_core_clause")))
     # "A、B分别为x、y，分别增长p、q": the second 分别 lists nothing and reuses A、B
     head_text = pl.when(is_head).then(pl.coalesce(listed, listed.forward_fill().over(_KEY)))
-    head_clause = pl.when(is_head).then(pl.coalesce(clause.replace("", None), clause.forward_fill().over(_KEY)))
-    continues = is_number & ~is_head & (pl.col("residue").str.len_chars() == 0) & pl.col("indicator_own").is_null()
+    named = clause.replace("", None)
+    head_clause = pl.when(is_head).then(pl.coalesce(named, named.forward_fill().over(_KEY)))
+    # a list goes on through 、和及与, not past a comma ("分别为x、y、z，均超过两位数")
+    continues = is_number & ~is_head & (pl.col("residue").str.len_chars() == 0) & pl.col("indicator_own").is_null() \
+        & ~pl.col("lead").str.contains("[,，;；]")
     run_id = (~continues).cast(pl.Int32).cum_sum().over(_KEY)
     tiles = tiles.with_columns(head_text.alias("enum_head"), head_clause.alias("enum_clause"),
                                run_id.alias("enum_run"), is_head.alias("_head"))
@@ -137,8 +141,12 @@ def bind_enumerations(tiles: pl.DataFrame, surface_to_code: dict[str, str], inde
                   for k, name in enumerate(_place_items(clause, places, index))]
     listed_places = pl.DataFrame(place_rows, schema={"enum_clause": pl.String, "enum_index": pl.Int64,
                                                      "enum_entity": pl.String}, orient="row")
+    listed_places = listed_places.with_columns(pl.len().over("enum_clause").alias("_places"))
     tiles = tiles.join(items, on=["enum_head", "enum_index"], how="left") \
         .join(listed_places, on=["enum_clause", "enum_index"], how="left")
+    # places are items only when there are as many as numbers (长沙、株洲、湘潭 and three figures)
+    tiles = tiles.with_columns(pl.when(pl.col("_places") == pl.len().over([*_KEY, "enum_run"]))
+                               .then(pl.col("enum_entity")).alias("enum_entity")).drop("_places")
     back = _back_references(tiles).rename({"enum_indicator": "_back_indicator", "enum_segment": "_back_segment"})
     tiles = tiles.join(back, on=["sent_id", "enum_run", "enum_index"], how="left").with_columns(
         pl.coalesce("enum_indicator", "_back_indicator").alias("enum_indicator"),
@@ -154,4 +162,21 @@ def bind_enumerations(tiles: pl.DataFrame, surface_to_code: dict[str, str], inde
         pl.when(in_enum).then(pl.col("enum_segment")).alias("enum_segment"),
         *[pl.when(in_list).then(pl.col(c).forward_fill().over([*_KEY, "enum_run"])).otherwise(pl.col(c)).alias(c)
           for c in head_cue],
-    ).drop("_back_indicator", "_back_segment", "_head", "enum_clause")
+    ).drop("_back_indicator", "_back_segment", "_head", "enum_clause", "_lead", "_core_bare", "_core_clause")
+
+
+def _through_basis(tiles: pl.DataFrame) -> pl.DataFrame:
+    """``_lead``, ``_core_bare``, ``_core_clause``: a number's, or, right after a basis phrase that
+    ends a list ("A、B分别比上年同期增长x、y": the list stands before 比上年同期), that phrase's tile's."""
+    own = [pl.col(c).alias(f"_{c}") for c in ("lead", "core_bare", "core_clause")]
+    if not tiles.select(((pl.col("tile_kind") == "period") & pl.col("core_bare").str.ends_with("分别")).any()).item():
+        return tiles.with_columns(own)
+    after_basis = (pl.col("tile_kind").shift(1).over(_KEY) == "period") \
+        & pl.col("period_phrase").shift(1).over(_KEY).str.contains(r"^(?:比|较|同|与|和)") \
+        & (pl.col("tile_kind") == "number")
+    return tiles.with_columns(
+        pl.when(after_basis).then(pl.col("lead").shift(1).over(_KEY) + pl.col("lead")).otherwise(pl.col("lead"))
+        .alias("_lead"),
+        *[pl.when(after_basis).then(pl.col(c).shift(1).over(_KEY)).otherwise(pl.col(c)).alias(f"_{c}")
+          for c in ("core_bare", "core_clause")],
+    )

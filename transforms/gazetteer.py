@@ -26,6 +26,7 @@ import polars as pl
 from transforms.vocabulary import VOCAB_DIR, read_patterns
 
 PLACE_TYPES = ("province", "city", "prefecture", "county", "district")
+_ABOVE_COUNTY = ("province", "city", "prefecture")
 COUNTRY = "中国"
 _FRAME = {"name": pl.String, "entity_type": pl.String, "parent": pl.String, "admin_code": pl.String,
           "full_name": pl.String, "aliases": pl.List(pl.String), "short": pl.String, "pinyin": pl.String,
@@ -103,6 +104,17 @@ def surface_forms() -> tuple[dict[str, str], dict[str, tuple[str, ...]]]:
     # a canonical name is always its own form, even when another place uses it as an alias
     unique.update({n: n for n in frame.get_column("name").to_list() if n not in stop_names()})
     shared = {f: tuple(n) for f, n in grouped.filter(pl.col("name").list.len() > 1).iter_rows() if f not in unique}
+    # 湘潭 is 湘潭市, not 湘潭县: a short form a prefecture-level city shares with a county of its
+    # own name means the city (the county is always written with 县)
+    names = set(frame.get_column("name").to_list()) | {n.split("市", 1)[-1] for n in frame.get_column("name").to_list()}
+    cities = frame.filter(pl.col("entity_type").is_in(_ABOVE_COUNTY) & pl.col("name").str.ends_with("市")
+                          & (pl.col("name").str.len_chars() >= 3)).get_column("name").to_list()
+    for city in cities:
+        short = city[:-1]
+        # not when a province (吉林省) or a district (朝阳区) answers to the same short form
+        if (short not in unique and short not in stop_names() and short not in shared
+                and short + "省" not in names and short + "区" not in names):
+            unique[short] = city
     for surface, name in _read("shared_names.csv").select("surface", "name").iter_rows():
         owners = {unique.pop(surface, None), *shared.get(surface, ()), name} - {None}
         shared[surface] = tuple(sorted(owners))

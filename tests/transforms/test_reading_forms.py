@@ -14,6 +14,20 @@ from tests.transforms.test_extract_patterns import assert_contains, observations
 H1 = {"year": 2024, "start_month": 1, "end_month": 6}
 
 ROWS = [
+    ("a city's short form is the city, not the county of its name",
+     "上半年，湘潭GDP同比增长5.3%。",
+     [{"entity": "湘潭市", "indicator": "gdp", "value": 5.3}]),
+    ("a second 分别 reuses the listed places",
+     "上半年，长沙、株洲、湘潭三市GDP分别为7120亿元、1750亿元、1380亿元，分别增长4.9%、5.6%和5.3%。",
+     [{"entity": "长沙市", "measure": "yoy_pct", "value": 4.9}, {"entity": "株洲市", "measure": "yoy_pct", "value": 5.6},
+      {"entity": "湘潭市", "measure": "yoy_pct", "value": 5.3}]),
+    ("a list before a basis phrase",
+     "前三季度，宜宾市规上工业总产值、固定资产投资分别比上年同期增长12.3%和8.9%。",
+     [{"indicator": "industrial_output_above_scale", "value": 12.3},
+      {"indicator": "fixed_asset_investment", "value": 8.9}]),
+    ("a remark after a comma is not one more item",
+     "上半年，宜宾、泸州、内江固定资产投资增速分别为8.1%、7.4%、6.9%，均超过两位数。",
+     [{"entity": "内江市", "value": 6.9}]),
     ("an industry's segment carries to the numbers after it",
      "1-10月，株洲市高新技术产业产值2100.5亿元，增长9.1%。",
      [{"indicator": "industry_output", "segment": "高新技术产业", "measure": "yoy_pct", "value": 9.1}]),
@@ -222,3 +236,4 @@ def test_an_inline_section_marker_starts_a_new_subject_stretch() -> None:
     found = observations(text, title_source="first_line")
     assert_contains(found, [{"entity": "宜宾市产业园区", "indicator": "industrial_output_above_scale",
                              "measure": "yoy_pct", "value": 26.9}])
+
