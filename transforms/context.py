@@ -42,8 +42,8 @@ def _named(paragraphs: pl.DataFrame, index: EntityIndex) -> pl.DataFrame:
             .explode("form").drop_nulls("form").unique())
 
 
-def _url_subject(url: str | None, levels: set[str], zone_words: set[str]) -> str | None:
-    found = gazetteer.places_in_url(url)
+def _url_subject(found: list[tuple[str, str]], levels: set[str], zone_words: set[str]) -> str | None:
+    """The one place of ``found`` (the URL's places and types) that fits the text's scope words."""
     if levels:
         allowed = set().union(*(_TYPES_OF_LEVEL.get(level, set()) for level in levels))
         found = [(name, kind) for name, kind in found if kind in allowed]
@@ -67,8 +67,7 @@ def document_context(documents: pl.DataFrame, paragraphs: pl.DataFrame, index: E
         levels = {t[len(SCOPE_PREFIX):] for t in targets if t and t.startswith(SCOPE_PREFIX) and "|" not in t}
         places = {t for t in targets if t and not t.startswith(SCOPE_PREFIX)
                   and index.entity_type.get(t) in _PLACE_TYPES}
-        url = urls.get(document_id)
-        url_places = {name for name, _ in gazetteer.places_in_url(url)}
-        subject = _url_subject(url, levels, {f for f in forms if f in generic})
-        rows.append((document_id, sorted(places | url_places), subject))
+        url_places = gazetteer.places_in_url(urls.get(document_id))
+        subject = _url_subject(url_places, levels, {f for f in forms if f in generic})
+        rows.append((document_id, sorted(places | {name for name, _ in url_places}), subject))
     return pl.DataFrame(rows, schema=SCHEMA, orient="row")

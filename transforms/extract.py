@@ -19,20 +19,20 @@ from dataclasses import dataclass
 import polars as pl
 
 from transforms.clean import display_offset, paragraphs
-from transforms.entities import SCOPE_PREFIX, base_index, discover, entity_frame
-from transforms.enumerations import BREAKDOWN_OF, bind_enumerations
 from transforms.context import document_context
 from transforms.coverage import SCHEMA as COVERAGE_SCHEMA
 from transforms.coverage import coverage
+from transforms.entities import SCOPE_PREFIX, base_index, discover, entity_frame
+from transforms.enumerations import BREAKDOWN_OF, bind_enumerations
 from transforms.groups import discover_groups
-from transforms.subjects import bind_entities
-from transforms.tables import read_tables
 from transforms.mentions import Matchers, mentions
 from transforms.observations import (
     any_defect_regex, assign_measures, bind_breakdown_lists, bind_comparison_lists, bind_indicators,
     bind_periods, bind_segments, defects, phrase_of, strip_pattern,
 )
 from transforms.periods import period_label, period_pattern
+from transforms.subjects import bind_entities
+from transforms.tables import read_tables
 from transforms.vocabulary import Vocabulary, load_vocabulary
 
 EXTRACTOR_VERSION = "1.0.0"

@@ -23,9 +23,9 @@ import polars as pl
 from transforms.clean import display_offset
 from transforms.entities import EntityIndex
 from transforms.enumerations import BREAKDOWN_OF
-from transforms.subjects import BENCHMARK_IN_BRACKETS, LEAD_PARAGRAPHS, benchmark_of
 from transforms.mentions import cue_words, lookup_columns
 from transforms.periods import PERIOD_FIELDS, parse_period, period_label, resolve_year
+from transforms.subjects import BENCHMARK_IN_BRACKETS, LEAD_PARAGRAPHS, benchmark_of
 from transforms.vocabulary import VOCAB_DIR, read_patterns, vocab_rows
 
 BLOCKED = "\u2205"  # a core that names something unknown: stops carry-over
@@ -247,7 +247,7 @@ def bind_periods(tiles: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
 
 def assign_measures(tiles: pl.DataFrame) -> pl.DataFrame:
     """Measure, signed value, unit and qualifier of each number tile (null measure: not a fact)."""
-    _YOY_BASIS = "|".join(re.escape(w) for w in cue_words()["yoy_basis"])
+    yoy_basis = "|".join(re.escape(w) for w in cue_words()["yoy_basis"])
     kind = pl.col("kind")
     down = pl.col("yoy_dir").is_in(cue_words()["yoy_down"])
     diff_down = pl.col("diff").str.contains("^(?:" + "|".join(cue_words()["diff_down"]) + ")|[低慢]$")
@@ -273,7 +273,7 @@ def assign_measures(tiles: pl.DataFrame) -> pl.DataFrame:
         .when(not_comparison).then(None)
         .when((kind == "pp") & pl.col("diff").is_not_null()).then(pl.lit("diff_pp"))
         # 同比持平 / 与上年持平: no change on the year is a growth rate of 0, not a gap
-        .when((kind == "level_off") & pl.col("lead").str.contains(f"(?:{_YOY_BASIS})$")).then(pl.lit("yoy_pct"))
+        .when((kind == "level_off") & pl.col("lead").str.contains(f"(?:{yoy_basis})$")).then(pl.lit("yoy_pct"))
         .when((kind == "level_off") & pl.col("parity").is_not_null()).then(pl.lit("diff_pp"))
         .when(kind == "level_off").then(pl.when(pl.col("lead").str.contains("同比|上年|去年")).then(pl.lit("yoy_pct")))
         .when((kind == "percent") & pl.col("share").is_not_null()).then(pl.lit("share_pct"))

@@ -97,9 +97,7 @@ def parse_period(phrase: str) -> dict:
     elif (m := _MONTHS.search(phrase)):
         out.update(start_month=_month_number(m.group(1)), end_month=_month_number(m.group(2)))
     elif (m := _FIRST_N.search(phrase)):
-        n = m.group(1)
-        months = int(n) if n.isdigit() else int(parse_numeral(n) or 0)
-        out.update(start_month=1, end_month=months)
+        out.update(start_month=1, end_month=_month_number(m.group(1)))
     elif (m := _SINGLE.search(phrase)):
         out.update(start_month=int(m.group(1)), end_month=int(m.group(1)))
     elif out["explicit_year"] is not None and phrase.endswith("年"):

@@ -26,8 +26,9 @@ from transforms.entities import SCOPE_PREFIX, EntityIndex, plausible_name
 from transforms.groups import GROUP_SEPARATOR, group_entity
 from transforms.mentions import lookup_columns
 
-SCOPE_WORDS = "全国|全省|全市|全区"
-BENCHMARK_IN_BRACKETS = f"(?:{SCOPE_WORDS})(?:平均水平|平均增速|平均|水平|增速)?[(（]$"
+# "高于全省平均水平（4.6%）": the benchmark whose own rate stands in the brackets (captured)
+_WHOLE_SCOPES = ("全国", "全省", "全市", "全区")
+BENCHMARK_IN_BRACKETS = f"({'|'.join(_WHOLE_SCOPES)})(?:平均水平|平均增速|平均|水平|增速)?[(（]$"
 LEAD_PARAGRAPHS = 3  # the title and the first paragraphs: what a reader takes as the article's frame
 
 
@@ -49,7 +50,7 @@ def _shared_names(tiles: pl.DataFrame, index: EntityIndex, context: pl.DataFrame
                         orient="row")
 
 
-def _document_subject(index: EntityIndex) -> pl.Expr:
+def _document_subject() -> pl.Expr:
     own = pl.col("entity_own")
     # a generic word nothing resolved (保税区) is the subject only when nothing better is named
     generic = own.is_in(list(gazetteer.zone_words()))
@@ -73,7 +74,7 @@ def bind_entities(tiles: pl.DataFrame, index: EntityIndex, context: pl.DataFrame
     tiles = tiles.with_columns(pl.coalesce("enum_entity", "_shared", canonical).alias("entity_own")).drop("_shared")
     tiles = tiles.with_columns(
         pl.col("entity_own").forward_fill().over("para_id").alias("para_entity"),
-        _document_subject(index).alias("doc_subject"),
+        _document_subject().alias("doc_subject"),
         # a heading's or title's own subject; its 全市 (领跑全市) is a benchmark, not a subject
         pl.when(pl.col("is_heading") | pl.col("is_title")).then(
             pl.when(~pl.col("entity_own").str.starts_with(SCOPE_PREFIX)).then(pl.col("entity_own"))
@@ -81,8 +82,8 @@ def bind_entities(tiles: pl.DataFrame, index: EntityIndex, context: pl.DataFrame
         .forward_fill().over("document_id").alias("heading_entity"),
     )
     # "高于全省平均水平（4.6%）": the bracketed rate is the benchmark's own, and names no subject for later numbers
-    bracketed = pl.col("lead").str.extract(f"({SCOPE_WORDS})(?:平均水平|平均增速|平均|水平|增速)?[(（]$", 1)
-    scopes = {w: index.canonical[w] for w in SCOPE_WORDS.split("|") if w in index.canonical}
+    bracketed = pl.col("lead").str.extract(BENCHMARK_IN_BRACKETS, 1)
+    scopes = {w: index.canonical[w] for w in _WHOLE_SCOPES if w in index.canonical}
     subject = pl.coalesce(bracketed.replace_strict(scopes, default=None, return_dtype=pl.String),
                           "para_entity", "heading_entity", "doc_subject")
     tiles = tiles.with_columns(subject.alias("subject_raw"))
