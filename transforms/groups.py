@@ -39,15 +39,15 @@ def _pattern(index: EntityIndex) -> str:
     return rf"(?:{place})?(?:{_COUNT})?(?:{kinds})"
 
 
-def _split(surface: str, index: EntityIndex) -> tuple[str | None, bool, str] | None:
-    """(place form, has a count, kind surface) of a matched group surface."""
+def _split(surface: str, index: EntityIndex) -> tuple[str | None, str] | None:
+    """(place form, kind surface) of a matched group surface."""
     kind = next(k for k in group_kinds() if surface.endswith(k))
     head = surface[: -len(kind)]
     count = re.search(f"{_COUNT}$", head)
     place = head[: count.start()] if count else head
     if place and place not in index.canonical:
         return None
-    return place or None, bool(count), kind
+    return place or None, kind
 
 
 def discover_groups(texts: list[str], index: EntityIndex) -> EntityIndex:
@@ -59,13 +59,11 @@ def discover_groups(texts: list[str], index: EntityIndex) -> EntityIndex:
         parts = _split(surface, index)
         if parts is None:
             continue
-        place, counted, kind = parts
+        place, kind = parts
         canonical_kind = group_kinds()[kind]
         national = canonical_kind.startswith("国家")
         if place is None and not national:
             continue  # a bare 工业园区 or 开发区 names one park, not a group
-        if place is None and not counted and surface == kind and kind != canonical_kind:
-            continue
         if place in scopes:
             index.canonical[surface] = f"{SCOPE_PREFIX}{scopes[place]}{GROUP_SEPARATOR}{canonical_kind}"
             continue
