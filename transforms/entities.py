@@ -41,12 +41,6 @@ def stopwords() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
-def lead_words() -> tuple[str, ...]:
-    """Words a name never starts with (function words, adverbs, class words), longest first."""
-    return tuple(sorted(read_patterns(VOCAB_DIR / "entity_lead_words.txt"), key=len, reverse=True))
-
-
-@lru_cache(maxsize=1)
 def _name_rules() -> tuple[frozenset[str], tuple[str, ...]]:
     """(characters no proper name contains, endings of measures rather than names)."""
     chars, tails = set(), []
@@ -64,7 +58,7 @@ def plausible_name(name: str) -> bool:
     function word (但, 除, 仍, 继续 …), no function character inside (和, 的, 与 …), not a
     measure (外贸总值, 贸易规模)."""
     chars, tails = _name_rules()
-    return bool(_HAN_NAME.match(name)) and not name.startswith(lead_words()) and not chars.intersection(name) \
+    return bool(_HAN_NAME.match(name)) and not name.startswith(gazetteer.lead_words()) and not chars.intersection(name) \
         and not name.endswith(tails) and name not in gazetteer.stop_names()   # 前进, 振兴: everyday words
 
 
@@ -279,7 +273,7 @@ def _judge(name: str, suffix: str, entity_type: str, index: EntityIndex) -> str 
     if name in stopwords() or index.knows(name) or not _HAN_NAME.match(name):
         return None
     # enterprise names may start like a word (比亚迪, 国家电网); the trim already cut the clause
-    if not enterprise and name.startswith(lead_words()):
+    if not enterprise and name.startswith(gazetteer.lead_words()):
         return None
     limit = _MAX_ENTERPRISE_CHARS if enterprise else _MAX_NAME_CHARS
     if len(name) > limit:

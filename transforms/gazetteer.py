@@ -81,9 +81,14 @@ def zone_words() -> dict[str, tuple[str, ...]]:
 
 
 @lru_cache(maxsize=1)
+def lead_words() -> tuple[str, ...]:
+    """Words a name never starts with (function words, adverbs, class words), longest first."""
+    return tuple(sorted(read_patterns(VOCAB_DIR / "entity_lead_words.txt"), key=len, reverse=True))
+
+
+@lru_cache(maxsize=1)
 def _lead_words_pattern() -> str:
-    words = read_patterns(VOCAB_DIR / "entity_lead_words.txt")
-    return "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return "|".join(re.escape(w) for w in lead_words())
 
 
 @lru_cache(maxsize=1)

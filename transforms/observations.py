@@ -24,7 +24,7 @@ from transforms.clean import display_offset
 from transforms.entities import EntityIndex
 from transforms.enumerations import BREAKDOWN_OF
 from transforms.mentions import cue_words, lookup_columns
-from transforms.periods import PERIOD_FIELDS, parse_period, period_label, resolve_year
+from transforms.periods import PERIOD_FIELDS, parse_period, resolve_year
 from transforms.subjects import BENCHMARK_IN_BRACKETS, LEAD_PARAGRAPHS, benchmark_of
 from transforms.vocabulary import VOCAB_DIR, read_patterns, vocab_rows
 
