@@ -109,21 +109,35 @@ class LocalServer:
         return self
 
     def stop(self, timeout: float = 15.0) -> None:
+        """Stop the server's whole process group; on return nothing of it is left listening.
+
+        The leader (``prefect server start``) can exit before its uvicorn child has released the
+        port, so the group is waited on, and killed, after the leader is gone.
+        """
         proc, self.proc = self.proc, None
-        if proc is None or proc.poll() is not None:
+        if proc is None:
             return
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)   # the server and its uvicorn/services children
-        except ProcessLookupError:
-            return
+        _signal_group(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            _signal_group(proc.pid, signal.SIGKILL)
             proc.wait(5)
+        deadline = time.monotonic() + 5
+        while _signal_group(proc.pid, 0) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        _signal_group(proc.pid, signal.SIGKILL)
+
+
+def _signal_group(pgid: int, signum: int) -> bool:
+    """Send signum to a process group; False when no process of it is left."""
+    try:
+        os.killpg(pgid, signum)
+    except ProcessLookupError:
+        return False
+    except PermissionError:   # only a zombie is left, or the id was reused by another user
+        return False
+    return True
 
 
 def _raise_keyboard_interrupt(signum, frame):  # noqa: ARG001
