@@ -50,6 +50,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 VOCAB = ROOT / "transforms" / "vocab"
 
+
+def _range_separator(separator: str) -> str:
+    """``separator``, which the reader takes between the two ends of a range
+    (transforms/vocab/range_separators.txt, the one list of them); an error if it does not."""
+    listed = [line for line in (VOCAB / "range_separators.txt").read_text(encoding="utf-8").splitlines()
+              if line.strip() and not line.startswith("#")]
+    if separator not in listed:
+        raise ValueError(f"{separator!r} is not a range separator of transforms/vocab/range_separators.txt")
+    return separator
+
+
+# the range separators written (months 1-11月, 1至9月, 1~3月): the reader's, chosen here
+_DASH, _TO, _TILDE = _range_separator("-"), _range_separator("至"), _range_separator("~")
+
 GENERATOR_VERSION = 3  # bump when the articles change: a cached corpus of another version is rebuilt
 REVISED_SHARE = 0.01   # articles that state a revised figure: the conflicts a real stream has
 
@@ -80,14 +94,14 @@ PLACE_INDICATORS = ("gdp", "fixed_asset_investment", "industrial_value_added_abo
 NOT_OF_A_ZONE = {"国内生产总值"}
 
 # The period of a base article: period words (months from periods.csv) and one month range.
-BASE_PERIODS = ("一季度", "上半年", "前三季度", "1-11月", "全年")
+BASE_PERIODS = ("一季度", "上半年", "前三季度", f"1{_DASH}11月", "全年")
 CN_MONTH = "一二三四五六七八九十"
 # month-range styles of the months form; the end month is drawn from 2..11
 MONTH_STYLES = {
-    "1至N月": lambda m: f"1至{m}月",
-    "一至N月": lambda m: f"一至{_cn_month(m)}月",
-    "1~N月": lambda m: f"1~{m}月",
-    "1月至N月": lambda m: f"1月至{m}月",
+    f"1{_TO}N月": lambda m: f"1{_TO}{m}月",
+    f"一{_TO}N月": lambda m: f"一{_TO}{_cn_month(m)}月",
+    f"1{_TILDE}N月": lambda m: f"1{_TILDE}{m}月",
+    f"1月{_TO}N月": lambda m: f"1月{_TO}{m}月",
 }
 NOISE_KINDS = ("pinyin", "tag", "space", "zwsp")
 # Readings of the characters that pinyin noise annotates (pypinyin is not a dependency; these
@@ -161,7 +175,7 @@ class Vocab:
     def period(self, label: str) -> tuple[int, int]:
         if label in self.months:
             return self.months[label]
-        m = re.fullmatch(r"1-(\d+)月", label)   # the base corpus's numeric range
+        m = re.fullmatch(rf"1{re.escape(_DASH)}(\d+)月", label)   # the base corpus's numeric range
         return 1, int(m.group(1))
 
     def siblings(self, city: str) -> list[tuple[str, str, str]]:

@@ -14,3 +14,10 @@ class CoverageThresholds:
     least ``min_cue_numbers`` numbers with cues whose facts per cue number fall below ``min_share``."""
     min_cue_numbers: int = 5
     min_share: float = 0.2
+
+
+@dataclass(frozen=True)
+class ReextractionThresholds:
+    """When the warehouse suite's ``reextraction_retracts_few_facts`` warns: a re-extraction that
+    retracted more than ``max_retracted_share`` of the facts a document had."""
+    max_retracted_share: float = 0.5

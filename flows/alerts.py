@@ -4,33 +4,38 @@
 results whose fingerprint is not in ``already_sent`` (read it with
 ``expectations.record.already_alerted(con)``) to every configured channel:
 
-* webhook — POST JSON (Slack-compatible ``text`` plus structured ``failures``) with urllib;
-* SMTP    — a plain-text email through smtplib (optional STARTTLS and login);
+* each apprise URL of ``settings.urls`` (flows/alert_channels.py): Slack, email, WeCom,
+  DingTalk, Feishu/Lark, JSON webhooks … get the alert as text, ``zfhook[s]://`` the JSON payload;
+* webhook — ZONEFACTS_ALERT_WEBHOOK_URL: the JSON payload (Slack-compatible ``text`` plus
+  structured ``failures``), POSTed;
+* SMTP    — ZONEFACTS_ALERT_SMTP_*: the text as a plain email;
 * Prefect — a notification block loaded by its slug (``<block-type-slug>/<name>``).
 
-Each channel retries with exponential backoff (``settings.retries`` more attempts) and never
-raises: failures are collected in ``AlertOutcome.errors``. Secrets never leave this module:
-URLs are reported as ``scheme://host/…`` and every message is scrubbed of the webhook URL's
-path / query and of the SMTP password before it is stored or logged.
+Each attempt has a deadline for the whole of it (``settings.timeout_seconds``), however slowly
+the other end answers; a channel retries with exponential backoff (``settings.retries`` more
+attempts) unless the failure is permanent (3xx, 4xx, SMTP 5xx). Nothing raises: failures are
+collected in ``AlertOutcome.errors``, and a failure is in ``AlertOutcome.fingerprints`` (so in
+alert_log) only once a channel took it. Channels are shown by ``redact_url`` and every message
+is scrubbed of the channels' secrets before it is stored or logged.
 """
 from __future__ import annotations
 
 import json
 import logging
 import smtplib
-import socket
-import ssl
+import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
-from urllib.parse import urlsplit
+from functools import partial
+from urllib.parse import quote
 
 from expectations.results import ERROR, WARNING, ExpectationResult, counts_by_severity
+from flows.alert_channels import (JSON_SCHEMES, ChannelError, deliver, load_apprise, redact_url, smtp_url,
+                                  url_secrets, webhook_url)
 from flows.settings import AlertSettings
+
+__all__ = ["AlertOutcome", "build_payload", "pending_failures", "redact_url", "send_alerts"]
 
 log = logging.getLogger("zonefacts.alerts")
 
@@ -47,42 +52,15 @@ class AlertOutcome:
     fingerprints: set[str] = field(default_factory=set)  # sent on at least one channel
 
 
-class _Permanent(Exception):
-    """A failure that retrying will not fix (HTTP 4xx, SMTP 5xx)."""
-
-
-# --------------------------------------------------------------------------- redaction
-
-
-def redact_url(url: str | None) -> str:
-    """``https://hooks.example.com/services/T0/B0/secret?token=x`` → ``https://hooks.example.com/…``."""
-    if not url:
-        return ""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or "?"
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<invalid url>"
-    return f"{parts.scheme or '?'}://{host}{port}/…"
+# --------------------------------------------------------------------------- secrets
 
 
 def _secrets(settings: AlertSettings) -> list[str]:
-    out = []
-    if settings.smtp_password:
-        out.append(settings.smtp_password)
-    if settings.webhook_url:
-        url = settings.webhook_url
-        out.append(url)
-        try:
-            parts = urlsplit(url)
-            out += [p for p in (parts.path, parts.query, parts.fragment, parts.password, parts.username) if p]
-            out += [seg for seg in parts.path.split("/")
-                    if len(seg) >= 16 or (len(seg) >= 8 and any(ch.isdigit() for ch in seg))]
-            out += [kv.split("=", 1)[-1] for kv in parts.query.split("&") if len(kv.split("=", 1)[-1]) >= 4]
-        except ValueError:
-            pass
-    return sorted({s for s in out if s and s not in ("/",)}, key=len, reverse=True)
+    out = [settings.smtp_password or "", quote(settings.smtp_password or "", safe="")]
+    for url in (settings.webhook_url, *settings.urls):
+        if url:
+            out += url_secrets(url)
+    return sorted({s for s in out if s}, key=len, reverse=True)
 
 
 def _scrub(message: str, secrets: Sequence[str]) -> str:
@@ -148,7 +126,8 @@ def build_payload(run_id: str, failures: Sequence[ExpectationResult], data_docs_
     }
 
 
-def _email_body(payload: dict, failures: Sequence[ExpectationResult]) -> str:
+def _text_body(payload: dict, failures: Sequence[ExpectationResult]) -> str:
+    """The alert as plain text (email, chat channels): each failure with its samples."""
     lines = [f"zonefacts run {payload['run_id']}: {len(failures)} failed expectation(s) "
              f"({payload['counts'][ERROR]} error, {payload['counts'][WARNING]} warning)", ""]
     for f in payload["failures"]:
@@ -164,102 +143,137 @@ def _email_body(payload: dict, failures: Sequence[ExpectationResult]) -> str:
     return "\n".join(lines) + "\n"
 
 
-# --------------------------------------------------------------------------- retry
+# --------------------------------------------------------------------------- attempts
 
 
-def _with_retries(action: Callable[[], None], attempts: int, base_delay: float,
-                  sleep: Callable[[float], None]) -> tuple[int, Exception | None]:
-    """Run ``action`` up to ``attempts`` times; returns (attempts made, last error or None)."""
-    last: Exception | None = None
-    for attempt in range(1, max(attempts, 1) + 1):
+def _within(deadline: float, action: Callable[[], None]) -> None:
+    """Run one attempt and give up at ``deadline`` seconds: socket timeouts are per read, so a
+    server that trickles its answer would hold an attempt far longer (issue 18). A daemon thread,
+    not an executor: an attempt given up may still sit in a read, and must not hold the process
+    at exit; whatever it does after the deadline is ignored."""
+    outcome: list[BaseException | None] = []
+
+    def attempt() -> None:
         try:
             action()
+            outcome.append(None)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            outcome.append(exc)
+
+    worker = threading.Thread(target=attempt, name="zonefacts-alert", daemon=True)
+    worker.start()
+    worker.join(deadline)
+    if not outcome:
+        raise TimeoutError(f"no answer within {deadline:g} s")
+    if outcome[0] is not None:
+        raise outcome[0]
+
+
+def _causes(exc: BaseException | None) -> list[BaseException]:
+    """``exc`` and what caused it, outermost first (requests → urllib3 → the socket error)."""
+    out: list[BaseException] = []
+    while exc is not None and all(exc is not seen for seen in out):
+        out.append(exc)
+        reason = getattr(exc, "reason", None)
+        first = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
+        exc = reason if isinstance(reason, BaseException) else (exc.__cause__ or exc.__context__ or first)
+    return out
+
+
+def _permanent(exc: BaseException) -> bool:
+    """Retrying will not help: a redirect, a refusal (4xx), an SMTP 5xx, a bad setting."""
+    for cause in _causes(exc):
+        if isinstance(cause, ChannelError):
+            return cause.permanent
+        if isinstance(cause, smtplib.SMTPResponseException):
+            return cause.smtp_code >= 500
+        if isinstance(cause, smtplib.SMTPRecipientsRefused):
+            return True
+    return False
+
+
+def _describe(exc: BaseException) -> str:
+    causes = _causes(exc)
+    for cause in causes:
+        if isinstance(cause, ChannelError):
+            return str(cause)
+        if isinstance(cause, smtplib.SMTPResponseException):
+            error = cause.smtp_error
+            return f"SMTP {cause.smtp_code} {error.decode('utf-8', 'replace') if isinstance(error, bytes) else error}"
+        if isinstance(cause, smtplib.SMTPRecipientsRefused):
+            return "SMTP recipients refused: " + ", ".join(f"{k} ({v[0]})" for k, v in cause.recipients.items())
+    if any(isinstance(cause, TimeoutError) for cause in causes):
+        return "timed out"
+    return f"{type(causes[-1]).__name__}: {causes[-1]}"
+
+
+def _with_retries(action: Callable[[], None], attempts: int, deadline: float, base_delay: float,
+                  sleep: Callable[[float], None]) -> tuple[int, BaseException | None]:
+    """Run ``action`` up to ``attempts`` times, each within ``deadline``; (attempts made, last error or None)."""
+    last: BaseException | None = None
+    for attempt in range(1, max(attempts, 1) + 1):
+        try:
+            _within(deadline, action)
             return attempt, None
-        except _Permanent as exc:
-            return attempt, exc
         except Exception as exc:  # noqa: BLE001 - an alert must never break the run
             last = exc
+            if _permanent(exc):
+                return attempt, exc
             if attempt < attempts:
                 sleep(base_delay * (2 ** (attempt - 1)))
     return max(attempts, 1), last
 
 
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, _Permanent):
-        return _describe(exc.__cause__) if exc.__cause__ is not None else str(exc)
-    if isinstance(exc, urllib.error.HTTPError):
-        return f"HTTP {exc.code}"
-    if isinstance(exc, urllib.error.URLError):
-        reason = exc.reason
-        if isinstance(reason, (TimeoutError, socket.timeout)):
-            return "timed out"
-        return f"{type(reason).__name__}: {reason}" if isinstance(reason, BaseException) else str(reason)
-    if isinstance(exc, (TimeoutError, socket.timeout)):
-        return "timed out"
-    if isinstance(exc, smtplib.SMTPResponseException):
-        text = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
-        return f"SMTP {exc.smtp_code} {text}"
-    if isinstance(exc, smtplib.SMTPRecipientsRefused):
-        return "SMTP recipients refused: " + ", ".join(
-            f"{k} ({v[0]})" for k, v in exc.recipients.items())
-    return f"{type(exc).__name__}: {exc}"
-
-
 # --------------------------------------------------------------------------- channels
 
 
-def _post_webhook(url: str, body: bytes, timeout: float) -> None:
-    if urlsplit(url).scheme.lower() not in ("http", "https"):
-        raise _Permanent("webhook URL must be http(s)")
-    request = urllib.request.Request(url, data=body, method="POST", headers={
-        "Content-Type": "application/json; charset=utf-8", "User-Agent": "zonefacts-alerts"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - configured URL
-            response.read(65536)
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        if 400 <= exc.code < 500 and exc.code not in (408, 429):
-            raise _Permanent() from exc
-        raise
-
-
-def _send_email(settings: AlertSettings, subject: str, body: str) -> None:
-    message = EmailMessage()
-    message["Subject"] = subject
-    message["From"] = settings.smtp_from or "zonefacts@localhost"
-    message["To"] = ", ".join(settings.smtp_to)
-    message["Date"] = formatdate(localtime=True)
-    message["Message-ID"] = make_msgid(domain="zonefacts")
-    message.set_content(body)
-    try:
-        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.timeout_seconds) as smtp:
-            smtp.ehlo()
-            if settings.smtp_starttls:
-                smtp.starttls(context=ssl.create_default_context())
-                smtp.ehlo()
-            if settings.smtp_user:
-                smtp.login(settings.smtp_user, settings.smtp_password or "")
-            smtp.send_message(message)
-    except smtplib.SMTPAuthenticationError as exc:
-        raise _Permanent() from exc
-    except smtplib.SMTPResponseException as exc:
-        if exc.smtp_code >= 500:
-            raise _Permanent() from exc
-        raise
-    except smtplib.SMTPRecipientsRefused as exc:
-        raise _Permanent() from exc
+@dataclass(frozen=True)
+class _Channel:
+    name: str                                     # shown: the URL's scheme, or webhook / smtp / prefect
+    target: str                                   # shown: redacted
+    attempt: Callable[[], None]                   # one delivery; raises why not
+    prepare: Callable[[], object] | None = None   # imports, before the first attempt's deadline
 
 
 def _notify_block(name: str, subject: str, body: str) -> None:
-    if "/" not in name.strip("/"):
-        raise _Permanent(f"Prefect block {name!r} must be named '<block-type-slug>/<block-name>'")
-    import prefect.blocks.notifications  # noqa: F401 - registers the notification block types
     from prefect.blocks.core import Block
 
     block = Block.load(name)
     if not hasattr(block, "notify"):
-        raise _Permanent(f"Prefect block {name!r} is not a notification block")
+        raise ChannelError(f"Prefect block {name!r} is not a notification block", permanent=True)
     block.notify(body, subject=subject)
+
+
+def _load_prefect_blocks(name: str) -> None:
+    if "/" not in name.strip("/"):
+        raise ChannelError(f"Prefect block {name!r} must be named '<block-type-slug>/<block-name>'", permanent=True)
+    import prefect.blocks.notifications  # noqa: F401 - registers the notification block types
+
+
+def _url_channel(url: str, subject: str, text: str, payload: str, timeout: float) -> _Channel:
+    scheme = url.partition("://")[0].lower()
+    body = payload if scheme in JSON_SCHEMES else text
+    return _Channel(scheme or "?", redact_url(url), partial(deliver, url, body, subject, timeout), load_apprise)
+
+
+def _channels(settings: AlertSettings, subject: str, text: str, payload: str) -> list[_Channel]:
+    """The URLs of ZONEFACTS_ALERT_URLS, then the channels of the older settings, in this order."""
+    timeout = settings.timeout_seconds
+    out = [_url_channel(url, subject, text, payload, timeout) for url in settings.urls]
+    if settings.webhook_url:
+        out.append(_Channel("webhook", redact_url(settings.webhook_url),
+                            lambda: deliver(webhook_url(settings.webhook_url), payload, subject, timeout),
+                            load_apprise))
+    if settings.smtp_host and settings.smtp_to:
+        url = smtp_url(settings.smtp_host, settings.smtp_port, settings.smtp_from, settings.smtp_to,
+                       settings.smtp_starttls, settings.smtp_user, settings.smtp_password)
+        out.append(_Channel("smtp", f"{settings.smtp_host}:{settings.smtp_port}",
+                            partial(deliver, url, text, subject, timeout), load_apprise))
+    if settings.prefect_block:
+        out.append(_Channel("prefect", settings.prefect_block,
+                            partial(_notify_block, settings.prefect_block, subject, text),
+                            partial(_load_prefect_blocks, settings.prefect_block)))
+    return out
 
 
 # --------------------------------------------------------------------------- entry point
@@ -284,33 +298,31 @@ def send_alerts(
         secrets = _secrets(settings)
         payload = build_payload(run_id, failures, data_docs_path)
         fingerprints = [r.fingerprint for r in failures]
-        attempts_allowed = max(int(settings.retries), 0) + 1
         subject = f"[zonefacts] {len(failures)} failed expectations in run {run_id}"
-
-        def deliver(channel: str, target: str, action: Callable[[], None]) -> None:
-            attempts, error = _with_retries(action, attempts_allowed, base_delay, sleep)
+        channels = _channels(settings, subject, _text_body(payload, failures),
+                             json.dumps(payload, ensure_ascii=False))
+        attempts_allowed = max(int(settings.retries), 0) + 1
+        for channel in channels:
+            attempts, error = 0, None
+            try:
+                if channel.prepare is not None:
+                    channel.prepare()
+            except Exception as exc:  # noqa: BLE001 - a channel that cannot start is its error
+                attempts, error = 1, exc
+            else:
+                attempts, error = _with_retries(channel.attempt, attempts_allowed, settings.timeout_seconds,
+                                                base_delay, sleep)
             if error is None:
-                outcome.sent.append({"channel": channel, "target": target, "failures": len(failures),
+                outcome.sent.append({"channel": channel.name, "target": channel.target, "failures": len(failures),
                                      "fingerprints": fingerprints, "attempts": attempts})
                 outcome.fingerprints.update(fingerprints)
-                log.info("alert sent via %s to %s (%d failures, %d attempts)", channel, target, len(failures),
-                         attempts)
+                log.info("alert sent via %s to %s (%d failures, %d attempts)", channel.name, channel.target,
+                         len(failures), attempts)
             else:
-                message = _scrub(f"{channel} {target}: {_describe(error)} after {attempts} attempt(s)", secrets)
+                message = _scrub(f"{channel.name} {channel.target}: {_describe(error)} after {attempts} attempt(s)",
+                                 secrets)
                 outcome.errors.append(message)
                 log.warning("alert failed: %s", message)
-
-        if settings.webhook_url:
-            body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
-            deliver("webhook", redact_url(settings.webhook_url),
-                    lambda: _post_webhook(settings.webhook_url, body, settings.timeout_seconds))
-        if settings.smtp_host and settings.smtp_to:
-            text = _email_body(payload, failures)
-            deliver("smtp", f"{settings.smtp_host}:{settings.smtp_port}",
-                    lambda: _send_email(settings, subject, text))
-        if settings.prefect_block:
-            text = _email_body(payload, failures)
-            deliver("prefect", settings.prefect_block, lambda: _notify_block(settings.prefect_block, subject, text))
     except Exception as exc:  # noqa: BLE001 - never raise from the alert edge
         outcome.errors.append(_scrub(f"alerts: {type(exc).__name__}: {exc}", _secrets(settings)))
     return outcome

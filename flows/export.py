@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from flows.errors import is_damage
 from warehouse.store import open_published
 
 FORMATS = {"parquet": "(FORMAT parquet)", "csv": "(FORMAT csv, HEADER true)"}
@@ -21,9 +22,10 @@ FORMATS = {"parquet": "(FORMAT parquet)", "csv": "(FORMAT csv, HEADER true)"}
 # (new tables or views of later migrations) is exported too, after these.
 PREFERRED = (
     "observations", "latest_observations", "growth_panel", "conflicts", "dq_failures",
+    "observation_changes", "corrections_unmatched",
     "source_defects", "unmapped_mentions", "unmapped_summary",
-    "fact_observation", "dim_entity", "dim_period", "dim_indicator",
-    "documents", "quarantine", "pipeline_runs", "dq_runs", "dq_results",
+    "fact_history", "fact_observation", "dim_entity", "dim_period", "dim_indicator",
+    "documents", "document_versions", "quarantine", "pipeline_runs", "dq_runs", "dq_results",
 )
 SKIPPED = {"schema_migrations", "alert_log"}
 
@@ -60,15 +62,17 @@ def export_warehouse(warehouse: Path, out_dir: Path, fmt: str = "parquet") -> li
     """Write ``<out_dir>/<relation>.<fmt>`` for every view and table; returns what was written.
 
     Each file is written to a temporary name and renamed, so a failed export never leaves a
-    half-written file under the final name."""
+    half-written file under the final name. The snapshot is opened first: a snapshot that
+    cannot be read raises its own error (``WarehouseError``, ``duckdb.Error``) before anything
+    is created; a destination that cannot be written raises ``OSError`` naming the file."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     sql_string_literal(str(out_dir))  # refuse NUL before touching anything
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     con = open_published(Path(warehouse))
     written: list[Exported] = []
     try:
+        out_dir = Path(out_dir)
+        out_dir.mkdir(parents=True, exist_ok=True)
         for name in relations(con):
             final = out_dir.resolve() / f"{name}.{fmt}"
             tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}")
@@ -77,6 +81,10 @@ def export_warehouse(warehouse: Path, out_dir: Path, fmt: str = "parquet") -> li
                 con.execute(f"COPY (SELECT * FROM {quote_identifier(name)}) "
                             f"TO {sql_string_literal(str(tmp))} {FORMATS[fmt]}").fetchall()
                 os.replace(tmp, final)
+            except duckdb.IOException as exc:
+                if is_damage(exc):      # reading the snapshot, not writing the file
+                    raise
+                raise OSError(f"cannot write {final}: {exc}") from exc
             finally:
                 tmp.unlink(missing_ok=True)
             written.append(Exported(name, final, rows))

@@ -1,26 +1,43 @@
 """The file edge: find files in the inbox and read their bytes into the raw-file frame.
 
-``discover`` lists candidate files; ``read_raw_files`` turns a list of them into the
-raw schema that ``transforms.documents.parse_documents`` consumes (see
-``RAW_SCHEMA``). Neither raises for a single bad file: a file that vanishes or cannot
-be read between discovery and reading gets a ``read_error`` instead, and the parser
-quarantines it.
+``discover`` lists candidate files; ``read_raw_files`` turns a list of them into the raw
+schema that ``transforms.documents.parse_documents`` consumes (see ``RAW_SCHEMA``). Every
+path in the inbox is hostile, and neither raises for a single bad entry: discovery lists
+regular files only and names why it skipped anything else; reading refuses a document or
+sidecar that is not a regular file inside the inbox, and gives it (or a file that vanished
+or cannot be read) a ``read_error`` that the parser quarantines. No refusal message
+carries a byte of the refused entry's content.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
+import logging
 import os
 import posixpath
 import stat
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import polars as pl
 
 SIDECAR_SUFFIX = ".meta.json"
 HEAD_BYTES = 1024 * 1024          # what an oversized file contributes: its first MiB
+SIDECAR_MAX_BYTES = 1024 * 1024   # a sidecar is a few fields of metadata; a larger one is refused unread
+MAX_DEPTH = 64                    # directory levels below the inbox that discovery searches
 _CHUNK = 1024 * 1024
+_SKIPS_LOGGED = 20                # skipped entries named in the warning (all are counted)
+# O_NONBLOCK: opening a FIFO returns at once instead of waiting for a writer; fstat then
+# refuses it. O_NOFOLLOW: a final symlink fails the open and is resolved and checked explicitly.
+_OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | getattr(os, "O_CLOEXEC", 0)
+_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFIFO: "a FIFO", stat.S_IFSOCK: "a socket",
+          stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device"}
+_LINK_ERRORS = {errno.ELOOP: "is a symlink loop", errno.ENOENT: "is a dangling symlink",
+                errno.ENOTDIR: "is a dangling symlink"}
+
+log = logging.getLogger("zonefacts.inbox")
 
 RAW_SCHEMA = {
     "path": pl.String,
@@ -32,16 +49,41 @@ RAW_SCHEMA = {
 }
 
 
-def _is_hidden(name: str) -> bool:
-    return name.startswith(".")
+class Refused(OSError):
+    """An inbox entry that is not read; its message names why (``is a FIFO, not a regular
+    file``) and never quotes the entry's content."""
 
 
-def _inside(path: Path, root: Path) -> bool:
+def _inside(real: str, root: str) -> bool:
+    """Whether the real path ``real`` is ``root`` (a real path) or lies under it."""
+    return real == root or real.startswith(root.rstrip("/") + "/")
+
+
+def _not_regular(mode: int, prefix: str = "") -> Refused:
+    return Refused(f"is {prefix}{_KINDS.get(stat.S_IFMT(mode), 'a special file')}, not a regular file")
+
+
+def _real(path: str) -> tuple[str, os.stat_result]:
+    """The real path and stat of ``path``, every symlink followed. The kernel's stat gives up
+    on a loop or a chain of over 40 links (ELOOP) before realpath's own recursion walks it."""
+    st = os.stat(path)
     try:
-        path.relative_to(root)
-        return True
-    except ValueError:
-        return False
+        return os.path.realpath(path, strict=True), st
+    except RecursionError:
+        raise OSError(errno.ELOOP, os.strerror(errno.ELOOP), path) from None
+
+
+def _follow_link(path: str, root: str) -> tuple[str, os.stat_result]:
+    """Real path and stat of the target of the symlink ``path``, or ``Refused`` naming why not:
+    a loop, a dangling link, or a target outside the inbox (real path ``root``)."""
+    try:
+        real, st = _real(path)
+    except OSError as exc:
+        why = _LINK_ERRORS.get(exc.errno, f"is a symlink that cannot be followed ({exc.strerror})")
+        raise Refused(why) from None
+    if not _inside(real, root):
+        raise Refused("is a symlink outside the inbox")
+    return real, st
 
 
 def is_sidecar(name: str) -> bool:
@@ -53,64 +95,105 @@ def sidecar_path(path: Path) -> Path:
     return Path(_sidecar_of(str(path)))
 
 
+@dataclass(frozen=True)
+class Discovery:
+    """What discovery found: candidate documents, and every entry it refused with the reason."""
+    paths: list[str]                    # sorted posix paths relative to the inbox
+    skipped: list[tuple[str, str]]      # (relative path, why), e.g. ("pipe.txt", "is a FIFO, not a regular file")
+
+
 def discover(inbox: Path, max_bytes: int | None = None) -> list[Path]:
     """``discover_paths`` as ``Path`` objects."""
     return [Path(p) for p in discover_paths(inbox, max_bytes)]
 
 
 def discover_paths(inbox: Path | str, max_bytes: int | None = None) -> list[str]:
-    """Every candidate document under ``inbox``, as sorted posix paths relative to it.
+    """``discover_entries(inbox).paths``; skipped entries are logged, with their reasons, as one
+    warning. ``max_bytes`` is accepted for symmetry with ``read_raw_files``: size is judged when
+    reading, so oversized files are still listed (the parser quarantines them)."""
+    found = discover_entries(inbox)
+    log_skipped(inbox, found.skipped)
+    return found.paths
 
-    Recursive; skips hidden files and directories, ``*.meta.json`` sidecars,
-    anything that is not a regular file (FIFOs, sockets, devices), and symlinks
-    whose target lies outside the inbox. Symlinked directories inside the inbox
-    are followed once (loops are cut). ``max_bytes`` is accepted for symmetry with
-    ``read_raw_files``: size is judged when reading, so oversized files are still
-    listed (the parser quarantines them).
 
-    Strings and ``os.scandir``'s cached entry types rather than ``Path`` and a stat per
-    entry: every run lists the whole inbox before its first batch.
+def log_skipped(inbox: Path | str, skipped: Sequence[tuple[str, str]]) -> None:
+    """One warning naming the entries discovery refused, with their reasons (the first few)."""
+    if skipped:
+        named = "; ".join(f"{path!r} {why}" for path, why in skipped[:_SKIPS_LOGGED])
+        more = len(skipped) - _SKIPS_LOGGED
+        log.warning("inbox %s: skipped %d entries: %s%s", inbox, len(skipped), named,
+                    f"; and {more} more" if more > 0 else "")
+
+
+def discover_entries(inbox: Path | str) -> Discovery:
+    """Regular files under ``inbox`` (and symlinks to regular files inside it), and every
+    entry refused on the way with the reason: symlink loops, dangling symlinks, symlinks
+    outside the inbox, FIFOs, sockets, devices, directories over ``MAX_DEPTH`` levels down,
+    directories reached again through a symlink. Hidden entries and ``*.meta.json`` sidecars
+    (read with their document) are passed over silently. Symlinked directories are searched
+    after every real one, so a file reachable both ways is listed under its own path.
+
+    An explicit stack, not recursion: the depth of the tree is the inbox's to choose. Entry
+    types come from ``os.scandir``'s cache, not a stat each: every run lists the whole inbox.
     """
     inbox = Path(inbox)
     if not inbox.is_dir():
         raise FileNotFoundError(f"inbox {inbox} is not a directory")
-    root = inbox.resolve()
+    root = os.path.realpath(inbox)
     found: list[str] = []
-    seen_dirs: set[Path] = {root}
-
-    def walk(directory: str, rel: str) -> None:
+    skipped: list[tuple[str, str]] = []
+    seen: set[str] = set()                               # real paths of directories searched
+    todo: list[tuple[str, str, str, int]] = [(str(inbox), "", root, 0)]   # (path, rel, real, depth)
+    linked: list[tuple[str, str, str, int]] = []         # symlinked directories
+    while todo or linked:                                # a symlinked one only once no real one is left
+        directory, rel, real, depth = (todo or linked).pop()
+        if real in seen:
+            skipped.append((rel, "is a directory searched already under another path"))
+            continue
+        seen.add(real)
         try:
-            entries = sorted(os.scandir(directory), key=lambda e: e.name)
-        except OSError:
-            return
+            with os.scandir(directory) as listing:
+                entries = list(listing)
+        except OSError as exc:
+            skipped.append((rel, f"is a directory that cannot be listed ({exc.strerror})"))
+            continue
         for entry in entries:
             name = entry.name
-            if _is_hidden(name):
+            if name.startswith(".") or (is_sidecar(name) and not entry.is_dir()):
                 continue
-            child_rel = f"{rel}/{name}" if rel else name
+            child = f"{rel}/{name}" if rel else name
             try:
-                if entry.is_symlink():
-                    target = Path(entry.path).resolve()
-                    if not _inside(target, root) or not target.exists():
-                        continue
-                    mode = target.stat().st_mode
-                    is_dir, is_file = stat.S_ISDIR(mode), stat.S_ISREG(mode)
-                else:
-                    is_dir = entry.is_dir(follow_symlinks=False)
-                    is_file = not is_dir and entry.is_file(follow_symlinks=False)
-            except OSError:
+                kind, child_real = _entry_kind(entry, real, root)
+            except Refused as why:
+                skipped.append((child, str(why)))
                 continue
-            if is_dir:
-                real = Path(entry.path).resolve()
-                if real in seen_dirs:
-                    continue
-                seen_dirs.add(real)
-                walk(entry.path, child_rel)
-            elif is_file and not is_sidecar(name):
-                found.append(child_rel)
+            except OSError as exc:     # vanished or unreadable since the directory was listed
+                skipped.append((child, f"cannot be examined ({exc.strerror})"))
+                continue
+            if kind == "file":
+                found.append(child)
+            elif depth >= MAX_DEPTH:
+                skipped.append((child, f"is a directory more than {MAX_DEPTH} levels below the inbox: not searched"))
+            else:
+                (linked if kind == "link" else todo).append((entry.path, child, child_real, depth + 1))
+    return Discovery(sorted(found), sorted(skipped))
 
-    walk(str(inbox), "")
-    return sorted(found)
+
+def _entry_kind(entry: os.DirEntry, parent_real: str, root: str) -> tuple[str, str]:
+    """("file" | "dir" | "link", real path) of an entry discovery accepts ("link": a symlinked
+    directory inside the inbox), or ``Refused`` naming what it is instead."""
+    if entry.is_symlink():
+        real, st = _follow_link(entry.path, root)
+        if stat.S_ISDIR(st.st_mode):
+            return "link", real
+        if stat.S_ISREG(st.st_mode):
+            return "file", real
+        raise _not_regular(st.st_mode, "a symlink to ")
+    if entry.is_dir(follow_symlinks=False):
+        return "dir", os.path.join(parent_real, entry.name)
+    if entry.is_file(follow_symlinks=False):
+        return "file", ""
+    raise _not_regular(entry.stat(follow_symlinks=False).st_mode)
 
 
 @dataclass(frozen=True)
@@ -178,15 +261,58 @@ def listing_fingerprint(inbox: Path, listing: Sequence[ListedFile], *, salt: str
     return digest.hexdigest()
 
 
-def listing_salt(max_file_bytes: int) -> str:
-    """What besides the files decides a run's outcome: the extractor and the size limit."""
+def listing_salt(max_file_bytes: int, fingerprint: str = "", corrections: str = "") -> str:
+    """What besides the files decides a run's outcome: the extractor, its vocabulary (the
+    extractor ``fingerprint``), the analysts' corrections (the sha256 of the file's bytes: a
+    reject or set changes facts without changing the fingerprint) and the size limit."""
     from transforms.extract import EXTRACTOR_VERSION
 
-    return f"extractor {EXTRACTOR_VERSION}; max_file_bytes {max_file_bytes}"
+    return (f"extractor {EXTRACTOR_VERSION}; fingerprint {fingerprint}; corrections {corrections or '-'}; "
+            f"max_file_bytes {max_file_bytes}")
 
 
-def _read_one(path: Path, max_bytes: int) -> tuple[bytes, int, str]:
-    """Stream ``path`` once: (kept bytes, size, sha256 of everything read).
+def _open_regular(path: str, root: str, real_dirs: dict[str, str]) -> tuple[BinaryIO, os.stat_result]:
+    """The regular file at ``path`` opened for reading if it lies inside the inbox (real path
+    ``root``), else ``Refused`` naming what it is. ``real_dirs`` caches resolved directories.
+
+    Opened in its resolved directory, without following a final symlink (a symlink's target is
+    resolved, checked and opened the same way) and without blocking; fstat of the open file
+    decides, so what is judged is what was opened. (A device node is opened before fstat
+    refuses it; only root can create one.)
+    """
+    parent, slash, name = path.rpartition("/")
+    parent = parent or (slash or ".")
+    prefix = real_dirs.get(parent)          # only directories inside the inbox are cached
+    if prefix is None:
+        real_parent = _real(parent)[0]
+        if not _inside(real_parent, root):
+            raise Refused("is outside the inbox")
+        prefix = real_dirs[parent] = real_parent.rstrip("/") + "/"
+    target = prefix + name
+    try:
+        fd = os.open(target, _OPEN_FLAGS)
+    except OSError as exc:
+        # ELOOP (EMLINK on BSDs): a final symlink; ENXIO: a socket. Anything else is the OS's answer.
+        if exc.errno not in (errno.ELOOP, errno.EMLINK, errno.ENXIO):
+            raise
+        mode = os.lstat(target).st_mode
+        if stat.S_ISREG(mode):
+            raise
+        if not stat.S_ISLNK(mode):
+            raise _not_regular(mode) from None
+        target, st = _follow_link(target, root)
+        if not stat.S_ISREG(st.st_mode):
+            raise _not_regular(st.st_mode, "a symlink to ") from None
+        fd = os.open(target, _OPEN_FLAGS)
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise _not_regular(st.st_mode)
+    return open(fd, "rb", closefd=True), st
+
+
+def _read_one(path: str, root: str, real_dirs: dict[str, str], max_bytes: int) -> tuple[bytes, int, str]:
+    """Stream the document at ``path`` once: (kept bytes, size, sha256 of everything read).
 
     Keeps all bytes of a file up to ``max_bytes``; of a larger one only the first
     ``HEAD_BYTES``, while hashing it to the end.
@@ -195,10 +321,8 @@ def _read_one(path: Path, max_bytes: int) -> tuple[bytes, int, str]:
     kept: list[bytes] = []
     kept_len = 0
     size = 0
-    with open(path, "rb") as fh:
-        st = os.fstat(fh.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise OSError(f"not a regular file: {path}")
+    fh, st = _open_regular(path, root, real_dirs)
+    with fh:
         keep_all = st.st_size <= max_bytes
         while True:
             chunk = fh.read(_CHUNK)
@@ -215,6 +339,28 @@ def _read_one(path: Path, max_bytes: int) -> tuple[bytes, int, str]:
     if not keep_all:
         content = content[:HEAD_BYTES]
     return content, size, digest.hexdigest()
+
+
+def _read_sidecar(path: str, root: str, real_dirs: dict[str, str]) -> bytes | None:
+    """The bytes of the sidecar at ``path``, None when there is none, or ``Refused``."""
+    try:
+        fh, st = _open_regular(path, root, real_dirs)
+    except FileNotFoundError:
+        return None
+    with fh:
+        data = b"" if st.st_size > SIDECAR_MAX_BYTES else fh.read(SIDECAR_MAX_BYTES + 1)
+    if st.st_size > SIDECAR_MAX_BYTES or len(data) > SIDECAR_MAX_BYTES:
+        raise Refused(f"is over {SIDECAR_MAX_BYTES // (1024 * 1024)} MiB "
+                      f"({max(st.st_size, len(data))} bytes): not read")
+    return data
+
+
+def _error(exc: OSError, subject: str) -> str:
+    """A ``read_error``: a refusal says why; any other OS error gives its type and text."""
+    cause = f"{type(exc).__name__}: {exc.strerror or exc}"
+    if isinstance(exc, Refused):
+        return f"{subject} {exc}"
+    return cause if subject == "file" else f"{subject} could not be read: {cause}"
 
 
 def _locate(inbox: Path, root: str, p: str | Path) -> tuple[str, str]:
@@ -246,44 +392,44 @@ def read_raw_files(
     paths: Iterable[Path],
     max_bytes: int,
     *,
-    skip_sha256: Collection[str] = (),
+    skip_documents: Collection[str] = (),
 ) -> pl.DataFrame:
     """Read ``paths`` (relative to ``inbox``, or absolute inside it) into the raw schema.
 
-    Never raises for a single file: one that vanished or cannot be read gets
-    ``read_error`` (content and sha256 null). Files whose sha256 is in
-    ``skip_sha256`` are hashed but their bytes are dropped (content empty, sidecar
-    null) so that an already-loaded document is not carried through the pipeline.
+    Never raises for a single file: one that vanished, cannot be read, is not a regular file
+    inside the inbox, or whose sidecar is any of those or over ``SIDECAR_MAX_BYTES``, gets
+    ``read_error`` naming the cause (content null). Files whose document identity (their
+    sha256 and sidecar, ``transforms.fingerprint.document_identity``) is in ``skip_documents``
+    are hashed but their bytes are dropped (content empty; the sidecar is kept, so the caller
+    can tell the identity again) so that an already-loaded document is not carried through
+    the pipeline. The sidecar is read before that decision: a changed sidecar is a new version.
     """
+    from transforms.fingerprint import document_identity
+
     inbox = Path(inbox)
     root = str(inbox)
+    real_root = os.path.realpath(inbox)
+    real_dirs: dict[str, str] = {}
     rows: dict[str, list] = {name: [] for name in RAW_SCHEMA}
     for p in paths:
         full, rel = _locate(inbox, root, p)
         content, size, sha, sidecar, error = b"", 0, None, None, None
         try:
-            content, size, sha = _read_one(full, max_bytes)
+            content, size, sha = _read_one(full, real_root, real_dirs, max_bytes)
         except OSError as exc:
-            error = f"{type(exc).__name__}: {exc.strerror or exc}"
-            try:
-                size = os.stat(full).st_size
-            except OSError:
-                size = 0
-        if error is None and sha in skip_sha256:
-            content = b""
-        elif error is None:
+            error = _error(exc, "file")
+        if error is None:
             side = _sidecar_of(full)
             try:
-                with open(side, "rb") as fh:
-                    sidecar = fh.read(HEAD_BYTES + 1)
-            except FileNotFoundError:
-                sidecar = None
-            except OSError as exc:  # unreadable sidecar: let the parser see it as bad metadata
-                sidecar = f"<unreadable sidecar: {exc}>".encode()
+                sidecar = _read_sidecar(side, real_root, real_dirs)
+            except OSError as exc:
+                error = _error(exc, f"sidecar {posixpath.basename(side)}")
+        if error is None and skip_documents and document_identity(sha, sidecar) in skip_documents:
+            content = b""
         rows["path"].append(rel)
         rows["content"].append(None if error is not None else content)
         rows["size_bytes"].append(size)
         rows["sha256"].append(sha)
-        rows["sidecar"].append(sidecar)
+        rows["sidecar"].append(None if error is not None else sidecar)
         rows["read_error"].append(error)
     return pl.DataFrame(rows, schema=RAW_SCHEMA)

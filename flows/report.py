@@ -1,8 +1,8 @@
 """``zonefacts report``: one static, offline HTML page over the published snapshot.
 
-Per-entity Plotly charts of the headline indicators over periods, a table of the latest
-figures, the data-quality summary of the last run and each fact's evidence. Plotly.js is
-inlined once (no CDN): the page opens without network access.
+Per-entity Plotly charts of the headline indicators over periods (transforms/vocab/indicators.csv,
+column ``headline``), a table of the latest figures, the data-quality summary of the last run and
+each fact's evidence. Plotly.js is inlined once (no CDN): the page opens without network access.
 
 Article text is hostile input: every value written into HTML goes through ``html.escape``,
 and chart data is embedded as JSON with ``<``, ``>`` and ``&`` escaped as ``\\u003c`` etc.,
@@ -12,22 +12,17 @@ from __future__ import annotations
 
 import html
 import json
-from datetime import date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
+from transforms.vocabulary import load_vocabulary
+from warehouse.migrate import headline_indicators
 from warehouse.store import open_published
 
-HEADLINE = {
-    "gdp": "GDP",
-    "industrial_value_added_above_scale": "Industrial value added (above scale)",
-    "fixed_asset_investment": "Fixed-asset investment",
-    "retail_sales": "Retail sales",
-    "foreign_trade": "Foreign trade",
-    "exports": "Exports",
-    "imports": "Imports",
-}
-TRADE = ("foreign_trade", "exports", "imports")
+TRADE = "foreign_trade"       # its level is charted with its parts' (indicators.csv, column part_of)
 
 
 def _esc(value: Any) -> str:
@@ -74,14 +69,17 @@ def _figure(div_id: str, traces: list[dict], title: str, y_title: str) -> str:
 
 
 def _entity_charts(con) -> list[str]:
+    indicators = load_vocabulary().indicators
+    names = dict(indicators.select("code", "name_en").iter_rows())
+    headline = headline_indicators()
+    trade = [TRADE, *indicators.filter(pl.col("part_of") == TRADE).get_column("code").to_list()]
     _, rows = _rows(con, """
         SELECT entity, year, start_month, end_month, period, indicator, measure, value, unit
         FROM latest_observations
         WHERE segment IS NULL AND benchmark IS NULL
-          AND ((measure = 'yoy_pct' AND indicator IN ('gdp', 'industrial_value_added_above_scale',
-                    'fixed_asset_investment', 'retail_sales', 'foreign_trade', 'exports', 'imports'))
-               OR (measure = 'level' AND indicator IN ('foreign_trade', 'exports', 'imports')))
-        ORDER BY entity, year, end_month, start_month""")
+          AND ((measure = 'yoy_pct' AND list_contains(?, indicator))
+               OR (measure = 'level' AND list_contains(?, indicator)))
+        ORDER BY entity, year, end_month, start_month""", [headline, trade])
     keys = ["entity", "year", "start_month", "end_month", "period", "indicator", "measure", "value", "unit"]
     by_entity: dict[str, list[dict]] = {}
     for row in rows:
@@ -91,17 +89,17 @@ def _entity_charts(con) -> list[str]:
         periods = sorted({(_period_key(f), f["period"]) for f in facts})
         labels = [p[1] for p in periods]
         growth, level = [], []
-        for code, name in HEADLINE.items():
+        for code in headline:
             pts = {f["period"]: f["value"] for f in facts if f["indicator"] == code and f["measure"] == "yoy_pct"}
             if pts:
-                growth.append({"type": "scatter", "mode": "lines+markers", "name": html.escape(name),
+                growth.append({"type": "scatter", "mode": "lines+markers", "name": html.escape(names[code]),
                                "x": [p for p in labels if p in pts], "y": [pts[p] for p in labels if p in pts]})
-        for code in TRADE:
+        for code in trade:
             pts = {f["period"]: (f["value"], f["unit"]) for f in facts
                    if f["indicator"] == code and f["measure"] == "level"}
             if pts:
                 unit = next(iter(pts.values()))[1]
-                level.append({"type": "bar", "name": html.escape(f"{HEADLINE[code]} ({unit})"),
+                level.append({"type": "bar", "name": html.escape(f"{names[code]} ({unit})"),
                               "x": [p for p in labels if p in pts], "y": [pts[p][0] for p in labels if p in pts]})
         parts = [f'<section class="entity"><h3>{_esc(entity)}</h3>']
         if growth:

@@ -4,8 +4,8 @@ Prefect's temporary server cannot run schedules, so when ``PREFECT_API_URL`` is 
 ``serve`` starts and supervises its own ``prefect server start`` on 127.0.0.1 and a free
 port, with its SQLite database under ``<warehouse dir>/.prefect`` (PREFECT_HOME), waits for
 ``/api/health``, and stops it (the whole process group) when serve exits: on SIGTERM,
-SIGINT or normal exit. With ``PREFECT_API_URL`` set, that server is used and nothing is
-started.
+SIGINT or normal exit; when serve is killed, its lifeline (``flows.lifeline``) kills the server.
+With ``PREFECT_API_URL`` set, that server is used and nothing is started.
 
 Overlap: runs never overlap on one warehouse.
   1. The flow takes ``fcntl.flock`` on ``<warehouse>.lock``; a run that finds it held returns
@@ -33,6 +33,8 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from flows import lifeline
 
 DEPLOYMENT_NAME = "zonefacts-scheduled"
 
@@ -84,6 +86,7 @@ class LocalServer:
         return f"http://{self.host}:{self.port}/api"
 
     def start(self) -> "LocalServer":
+        lifeline.hold()   # a killed serve takes its server along
         self.home.mkdir(parents=True, exist_ok=True)
         self.port = self.port or free_port(self.host)
         env = dict(os.environ)

@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from flows.alerts import send_alerts
-from flows.settings import AlertSettings, CoverageThresholds
+from flows.settings import AlertSettings, CoverageThresholds, ReextractionThresholds
 from flows.validation_process import after_reply, run_in_validation_process
 from transforms.extract import OBSERVATION_SCHEMA
 from transforms.vocabulary import Vocabulary
@@ -42,7 +42,7 @@ class UnwalkedList:
     """A list as a task parameter or in a task's result that Prefect does not walk: it visits
     every item of a list or dataclass (and every field of each), before and after each task run.
     For a run's expectation results that was ~0.5 s per validate or quality task, on the flow's
-    thread. A plain class on purpose, as ``flows.pipeline.KnownDocuments``."""
+    thread. A plain class on purpose, as ``flows.stages.KnownDocuments``."""
 
     __slots__ = ("items",)
 
@@ -103,13 +103,14 @@ def _validate(staging: str, observation_files: list[str], entities: pl.DataFrame
 
 
 def quality_stage(work: str, warehouse: str, run_id: str, batch_results: UnwalkedList, data_docs_dir: str,
-                  alert_settings: AlertSettings, started_at: datetime, coverage: CoverageThresholds) -> dict:
+                  alert_settings: AlertSettings, started_at: datetime, coverage: CoverageThresholds,
+                  reextraction: ReextractionThresholds = ReextractionThresholds()) -> dict:
     """After the load: the warehouse suite, Data Docs, alerts for new failures, and the
     results in dq_runs/dq_results. A failing channel is recorded, never raised. The Data Docs are
     rendered after the stage has answered (``after_reply``): a failure to render them is logged,
     and their index then shows the runs rendered before."""
     return run_in_validation_process(_quality, work, warehouse, run_id, batch_results, data_docs_dir,
-                                     alert_settings, started_at, coverage)
+                                     alert_settings, started_at, coverage, reextraction)
 
 
 def _build_data_docs(by_suite: dict, data_docs_dir: str, run_id: str) -> None:
@@ -122,14 +123,15 @@ def _build_data_docs(by_suite: dict, data_docs_dir: str, run_id: str) -> None:
 
 
 def _quality(work: str, warehouse: str, run_id: str, batch_results: UnwalkedList, data_docs_dir: str,
-             alert_settings: AlertSettings, started_at: datetime, coverage: CoverageThresholds) -> dict:
+             alert_settings: AlertSettings, started_at: datetime, coverage: CoverageThresholds,
+             reextraction: ReextractionThresholds) -> dict:
     from expectations.record import already_alerted, record_results
     from expectations.results import failures, merge_results
     from expectations.suites import data_docs_index, validate_warehouse
 
     con = store.open_work(Path(warehouse), Path(work))
     try:
-        results = merge_results([*batch_results, *validate_warehouse(con, coverage)])
+        results = merge_results([*batch_results, *validate_warehouse(con, coverage, reextraction)])
         by_suite: dict[str, list] = {}
         for result in results:
             by_suite.setdefault(result.suite, []).append(result)

@@ -5,8 +5,9 @@ Importing GX is ~6 s of pure-Python work under the GIL. Done in the run's own pr
 stalls reading and extraction for that long; a child imports it on the other core while
 this process imports Prefect and extracts. A stage may leave work for after its answer
 (``after_reply``: the Data Docs), which then overlaps the end of the run; the next call, or
-``settle_validation_process``, waits for it. Standard library only, so that ``zonefacts run``
-can start the child before it imports anything heavy.
+``settle_validation_process``, waits for it. The child dies with this process
+(``flows.lifeline``). Standard library only, so that ``zonefacts run`` can start the child before
+it imports anything heavy.
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+from flows import lifeline
 
 # ZONEFACTS_VALIDATION_PROCESS=0 keeps GX in the run's own process (one process to debug).
 _ENABLED = os.environ.get("ZONEFACTS_VALIDATION_PROCESS", "1") != "0"
@@ -196,6 +199,7 @@ def start_validation_process() -> None:
     with _LOCK:
         if _PROCESS is not None:
             return
+        lifeline.hold()   # it dies with this process, killed or not
         try:
             _PROCESS = _ValidationProcess()
         except OSError as exc:   # no process to be had (fd or process limits): validate here

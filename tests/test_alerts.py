@@ -6,10 +6,8 @@ import json
 import logging
 import socket
 import socketserver
-import threading
 import time
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import duckdb
 
@@ -17,6 +15,7 @@ from expectations.record import already_alerted, record_results
 from expectations.results import ExpectationResult, fingerprint
 from flows.alerts import redact_url, send_alerts
 from flows.settings import AlertSettings
+from servers import QuietHTTPHandler, serving
 from warehouse.migrate import migrate
 
 TOKEN = "s3cr3t-T0KEN-abcdef0123"
@@ -55,7 +54,7 @@ def http_server(statuses=None):
     """A webhook receiver: answers each POST with the next scripted status (200 when none left)."""
     hook = _Hook(statuses)
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHTTPHandler):
         def do_POST(self):  # noqa: N802
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             hook.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
@@ -65,18 +64,8 @@ def http_server(statuses=None):
             self.end_headers()
             self.wfile.write(b"ok")
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield hook, server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler) as port:
+        yield hook, port
 
 
 def _url(port: int) -> str:
@@ -271,15 +260,8 @@ def smtp_server(greeting: str = "220 localhost ESMTP test"):
                 else:
                     self.reply("502 Command not implemented")
 
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield box, server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(Handler, socketserver.ThreadingTCPServer) as port:
+        yield box, port
 
 
 def test_smtp_receives_the_email_with_login(caplog):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -163,3 +164,32 @@ def test_validate_on_a_missing_warehouse_is_a_clear_error(tmp_path, capsys):
     code = cli.main(["validate", "--warehouse", str(tmp_path / "nope.duckdb")])
     _, err = capsys.readouterr()
     assert code == 3 and "does not exist yet" in err
+
+
+# every command, with the arguments it requires
+COMMANDS = {"run": [], "reextract": [], "forget": ["a"], "corrections": ["check"], "sql": ["SELECT 1"],
+            "shell": [], "status": [], "validate": [], "serve": [], "export": ["out"], "report": []}
+
+
+def test_every_command_takes_the_shared_options():
+    parser = cli.build_parser()
+    for command, required in COMMANDS.items():
+        args = parser.parse_args([command, *required, "--warehouse", "w.duckdb", "--verbose"])
+        assert (args.command, args.warehouse, args.verbose) == (command, Path("w.duckdb"), True)
+    for command in ("run", "serve", "validate", "reextract", "forget"):
+        args = parser.parse_args([command, *COMMANDS[command], "--lock-wait", "2.5"])
+        assert args.lock_wait == 2.5 and args.writes
+    for command in ("run", "serve"):
+        assert parser.parse_args([command, "--inbox", "news"]).inbox == Path("news")
+    for command in ("sql", "shell"):
+        assert parser.parse_args([command, *COMMANDS[command], "--format", "json"]).format == "json"
+    with pytest.raises(SystemExit) as usage:
+        parser.parse_args(["status", "--inbox", "news"])          # only where it means something
+    assert usage.value.code == cli.EXIT_USAGE
+
+
+def test_every_command_is_listed_in_help():
+    text = " ".join(cli.build_parser().format_help().split())
+    for command in COMMANDS:
+        assert command in text
+    assert "3 warehouse file unusable" in text

@@ -9,7 +9,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from expectations import suites
+from expectations import suites, warehouse_checks
 from expectations.ranges import read_ranges
 from expectations.record import already_alerted, record_results
 from expectations.results import ERROR, WARNING, fingerprint, merge_results
@@ -244,13 +244,17 @@ def _build_warehouse(path: Path) -> None:
     con.executemany("INSERT INTO dim_indicator VALUES (?, ?, NULL, NULL, 'money', NULL)",
                     [[v, k] for k, v in ind.items()])
     docs = [(DOC_A, "a.txt", "同一篇文章"), (DOC_B, "b.txt", "另一篇文章"), (DOC_C, "c.html", "同一篇文章")]
-    con.executemany("""INSERT INTO documents VALUES (?, ?, ?, ?, 10, 'utf-8', 'text', NULL, NULL, NULL, NULL, NULL,
-                       ?, now()::TIMESTAMP, 'r0')""", [[d, p, p.split('.')[0], d, t] for d, p, t in docs])
+    con.executemany("""INSERT INTO documents (document_id, path, stem, sha256, size_bytes, encoding, format, raw_text,
+                                         ingested_at, run_id)
+                       VALUES (?, ?, ?, ?, 10, 'utf-8', 'text', ?, now()::TIMESTAMP, 'r0')""",
+                    [[d, p, p.split('.')[0], d, t] for d, p, t in docs])
 
     def fact(oid, doc, entity, indicator, measure, value, unit, evidence, benchmark=None):
-        con.execute("""INSERT INTO fact_observation VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, 'exact', ?, ?, 0, 1, [],
-                       '1.0.0', 'r0')""", [oid, doc, entity, period, ind[indicator], measure, value, unit, benchmark,
-                                          evidence])
+        con.execute("""INSERT INTO fact_observation (observation_id, document_id, entity_id, period_id, indicator_id,
+                           segment, measure, value, unit, qualifier, benchmark_entity_id, evidence, char_start,
+                           char_end, dq_flags, extractor_version, run_id)
+                       VALUES (?, ?, ?, ?, ?, NULL, ?, ?, ?, 'exact', ?, ?, 0, 1, [], '1.0.0', 'r0')""",
+                    [oid, doc, entity, period, ind[indicator], measure, value, unit, benchmark, evidence])
 
     fact("o1", DOC_A, zone, "gdp", "level", 1.0e11, "CNY", "GDP达1000亿元" + XSS)
     fact("o2", DOC_B, zone, "gdp", "level", 1.1e11, "CNY", "GDP达1100亿元")
@@ -302,7 +306,7 @@ def test_warehouse_diff_pp_against_benchmark_growth(warehouse_results):
 
 def test_warehouse_facts_read_in_parts_give_the_same_results(warehouse_file, warehouse_results, monkeypatch):
     """Parts bound the suite's memory; facts that can conflict always share a part."""
-    monkeypatch.setattr(suites, "FACTS_PER_PART", 2)
+    monkeypatch.setattr(warehouse_checks, "FACTS_PER_PART", 2)
     con = duckdb.connect(str(warehouse_file), read_only=True)
     try:
         in_parts = suites.validate_warehouse(con)
@@ -374,6 +378,45 @@ def test_data_docs_are_built_and_evidence_is_escaped(tmp_path, validation, wareh
     assert XSS not in text
     assert not re.search(r"<script[^>]*>\s*alert\(1\)", text)
     assert "yoy_pct_range_gdp" in text
+
+
+# --------------------------------------------------------------------------- adding a check
+
+
+def test_a_new_check_is_one_declaration(tmp_path, observations, validation):
+    """A check declared here and nowhere else is validated by GX with the suite it joins, reports its
+    failing row with its own detail, leaves the other checks as they were, and shows in Data Docs."""
+    from dataclasses import replace
+
+    from expectations import engine, observation_checks
+    from expectations.declarations import Check, between
+
+    check = Check("gdp_growth_below_50", WARNING, "a GDP growth rate is below 50%",
+                  expect=(between("gdp_growth", None, 50, strict_max=True),),
+                  derive={"gdp_growth": pl.when((pl.col("indicator") == "gdp") & (pl.col("measure") == "yoy_pct"))
+                          .then(pl.col("value"))},
+                  detail="{what} = {value}% is not below 50%")
+    suite = replace(observation_checks.SUITE, name="observations_and_one_more",
+                    checks=(*observation_checks.SUITE.checks, check))
+    frame = suites.prepare_observations(observations, load_vocabulary())
+    checked = engine.validate(suite, frame, observation_checks.observation_parameters(frame, load_vocabulary(),
+                                                                                     REGISTERED))
+
+    result = _result(checked.results, "gdp_growth_below_50")
+    [gx] = result.gx_results
+    assert gx["expectation_config"]["meta"] == {"name": "gdp_growth_below_50", "severity": "warning",
+                                                "suite": "observations_and_one_more"}
+    assert result.severity == WARNING and not result.success and result.unexpected_count == 1
+    assert result.sample[0]["evidence"] == "GDP同比增长900%"
+    assert result.sample[0]["detail"] == "重庆高新区 2024-H1 gdp yoy_pct = 900% is not below 50%"
+    assert [(r.expectation, r.unexpected_count, r.fingerprint) for r in checked.results[:-1]] == [
+        (r.expectation, r.unexpected_count, r.fingerprint) for r in validation.results]
+
+    index = suites.build_data_docs({"observations": checked.results}, tmp_path / "docs", run_id="one-more")
+    page = next(p for p in index.parent.rglob("*.html") if "observations_and_one_more" in p.parts)
+    text = page.read_text(encoding="utf-8")
+    assert "gdp_growth_below_50: a GDP growth rate is below 50% (this run: 1 of 11 rows fail)" in text
+    assert "GDP同比增长900%" in text
 
 
 @pytest.mark.slow

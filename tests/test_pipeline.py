@@ -16,9 +16,10 @@ import pytest
 
 from conftest import (EXPECTED_QUARANTINE, GOOD_FILES, MAX_FILE_BYTES, ROOT, ZONEFACTS, query,
                       table_counts, write_inbox)
+from faults.hook.fault_hook import Fault, environment, injected
 from flows import cli, pipeline
 from flows.inbox import HEAD_BYTES, discover, file_batches, read_raw_files, stat_listing
-from flows.pipeline import Fault, run_lock, run_pipeline, zonefacts_run
+from flows.pipeline import run_lock, run_pipeline, zonefacts_run
 from flows.settings import Settings
 
 
@@ -109,6 +110,8 @@ def test_flow_run_loads_documents_quarantines_bad_files_and_is_idempotent(prefec
 
 
 def test_changed_file_at_same_path_is_a_new_version(prefect_api_url, inbox, warehouse):
+    """An edited file is its next version: the current one in documents, the earlier one retired
+    in document_versions, and its facts kept in the history (issue 17)."""
     _flow(inbox, warehouse)
     old_sha = hashlib.sha256((inbox / "2024-h1.txt").read_bytes()).hexdigest()
     (inbox / "2024-h1.txt").write_text(
@@ -116,10 +119,18 @@ def test_changed_file_at_same_path_is_a_new_version(prefect_api_url, inbox, ware
         encoding="utf-8")
     summary = _flow(inbox, warehouse)
     assert summary["documents_new"] == 1
-    versions = query(warehouse, "SELECT sha256 FROM documents WHERE path = '2024-h1.txt' ORDER BY ingested_at")
-    assert len(versions) == 2
-    assert versions[0][0] == old_sha
-    assert table_counts(warehouse)["documents"] == len(GOOD_FILES) + 1
+    new_sha = hashlib.sha256((inbox / "2024-h1.txt").read_bytes()).hexdigest()
+    assert query(warehouse, "SELECT sha256 FROM documents WHERE path = '2024-h1.txt'") == [(new_sha,)]
+    versions = query(warehouse, "SELECT sha256, retired_cause FROM document_versions WHERE path = '2024-h1.txt' "
+                                "ORDER BY retired_run NULLS LAST")
+    assert versions == [(old_sha, "superseded"), (new_sha, None)]
+    assert table_counts(warehouse)["documents"] == len(GOOD_FILES)
+    # the earlier version's GDP growth is history; the current one reads 6.3
+    assert query(warehouse, "SELECT value, end_cause FROM fact_history WHERE indicator = 'gdp' "
+                            "AND measure = 'yoy_pct' AND document = '2024-h1' ORDER BY valid_to_run NULLS LAST") == [
+        (6.1, "superseded"), (6.3, None)]
+    assert query(warehouse, "SELECT value FROM observations WHERE indicator = 'gdp' AND measure = 'yoy_pct' "
+                            "AND document = '2024-h1'") == [(6.3,)]
 
 
 def test_plain_runner_without_prefect_gives_the_same_result(inbox, tmp_path):
@@ -134,7 +145,9 @@ def test_plain_runner_without_prefect_gives_the_same_result(inbox, tmp_path):
 
 
 def test_duplicate_content_under_two_paths_is_loaded_once(inbox, tmp_path):
+    # the same version: the same bytes and the same sidecar (the sidecar is part of the identity)
     (inbox / "copy-of-h1.txt").write_bytes((inbox / "2024-h1.txt").read_bytes())
+    (inbox / "copy-of-h1.meta.json").write_bytes((inbox / "2024-h1.meta.json").read_bytes())
     settings = Settings(warehouse=tmp_path / "dup.duckdb", inbox=inbox, max_file_bytes=MAX_FILE_BYTES,
                         batch_documents=1)  # the copy lands in another batch
     summary = run_pipeline(settings)
@@ -179,7 +192,7 @@ def test_kill_during_load_leaves_published_warehouse_unchanged(prefect_api_url, 
     before = table_counts(warehouse)
     (inbox / "2025-h1.txt").write_text("2025年上半年，重庆高新区地区生产总值同比增长5.9%。\n", encoding="utf-8")
 
-    env = dict(cli_env, ZONEFACTS_FAULT="kill:load", ZONEFACTS_MAX_FILE_BYTES=str(MAX_FILE_BYTES))
+    env = environment("kill:load", dict(cli_env, ZONEFACTS_MAX_FILE_BYTES=str(MAX_FILE_BYTES)))
     proc = subprocess.run([str(ZONEFACTS), "run", "--inbox", str(inbox), "--warehouse", str(warehouse)],
                           env=env, cwd=ROOT, capture_output=True, text=True, timeout=240)
     assert proc.returncode == -9, proc.stderr
@@ -194,13 +207,13 @@ def test_kill_during_load_leaves_published_warehouse_unchanged(prefect_api_url, 
     assert not (warehouse.parent / "zonefacts.duckdb.staging").exists()
 
 
-def test_failed_load_rolls_back_and_is_recorded(prefect_api_url, inbox, warehouse, monkeypatch, capsys):
+def test_failed_load_rolls_back_and_is_recorded(prefect_api_url, inbox, warehouse, capsys):
     _flow(inbox, warehouse)
     before = table_counts(warehouse)
     (inbox / "2025-q1.txt").write_text("2025年一季度，重庆高新区地区生产总值同比增长5.2%。\n", encoding="utf-8")
-    monkeypatch.setenv("ZONEFACTS_FAULT", "load")
-    code = cli.main(["run", "--inbox", str(inbox), "--warehouse", str(warehouse),
-                     "--max-file-bytes", str(MAX_FILE_BYTES)])
+    with injected("load"):
+        code = cli.main(["run", "--inbox", str(inbox), "--warehouse", str(warehouse),
+                         "--max-file-bytes", str(MAX_FILE_BYTES)])
     assert code == cli.EXIT_FAILED
     assert "run failed" in capsys.readouterr().err
     after = table_counts(warehouse)
@@ -208,8 +221,24 @@ def test_failed_load_rolls_back_and_is_recorded(prefect_api_url, inbox, warehous
     assert after["pipeline_runs"] == before["pipeline_runs"] + 1
     assert query(warehouse, "SELECT status FROM pipeline_runs ORDER BY started_at DESC LIMIT 1") == [("failed",)]
 
-    monkeypatch.delenv("ZONEFACTS_FAULT")
     assert _flow(inbox, warehouse)["documents_new"] == 1
+
+
+def test_a_run_announces_each_stage_as_it_begins_and_the_loads_commit(inbox, tmp_path):
+    """The stage boundaries listeners hear (flows.stages.STAGE_LISTENERS), in the order of the table."""
+    from flows.stages import STAGE_LISTENERS, STAGES
+
+    heard: list[str] = []
+    STAGE_LISTENERS.append(heard.append)
+    try:
+        summary = run_pipeline(Settings(warehouse=tmp_path / "events.duckdb", inbox=inbox,
+                                        max_file_bytes=MAX_FILE_BYTES, batch_documents=3))
+    finally:
+        STAGE_LISTENERS.remove(heard.append)
+    per_batch = ["read", "extract", "stage"] * summary["batches"]
+    assert heard == ["discover", *per_batch, "validate", "load", "commit", "quality", "publish"]
+    assert [s.name for s in STAGES] == ["discover", "read", "reextract", "extract", "stage", "validate", "load",
+                                        "quality", "publish"]
 
 
 def test_fault_spec_is_validated():
@@ -305,9 +334,10 @@ def test_unchanged_inbox_is_up_to_date_without_a_flow_run(prefect_api_url, inbox
     assert "seen 8, new 0, skipped 4, quarantined 4" in _cli_run(inbox, warehouse, capsys)
     assert "up to date" in _cli_run(inbox, warehouse, capsys)
 
-    # so is a changed sidecar, a new file, and --rescan reads everything regardless
+    # so is a changed sidecar (a new version of its document), a new file, and --rescan reads
+    # everything regardless
     (inbox / "2024-q3.meta.json").write_text('{"title": "前三季度"}', encoding="utf-8")
-    assert "seen 8, new 0" in _cli_run(inbox, warehouse, capsys)
+    assert "seen 8, new 1" in _cli_run(inbox, warehouse, capsys)
     (inbox / "2025-q1.txt").write_text("2025年一季度，重庆高新区地区生产总值同比增长5.2%。\n", encoding="utf-8")
     assert "seen 9, new 1" in _cli_run(inbox, warehouse, capsys)
     assert "seen 9, new 0" in _cli_run(inbox, warehouse, capsys, "--rescan")

@@ -42,8 +42,11 @@ def build_warehouse(path: Path) -> Path:
     con = store.open_work(path, work)
     try:
         con.execute("BEGIN TRANSACTION")
-        con.execute("""INSERT INTO documents VALUES ('doc1', 'a.txt', 'a', 'doc1', 100, 'utf-8', 'txt', ?, 'sidecar',
-                       DATE '2024-10-20', 'sidecar', 'https://example.cn/a', 'text', now()::TIMESTAMP, 'run1')""",
+        con.execute("""INSERT INTO documents (document_id, path, stem, sha256, size_bytes, encoding, format, title,
+                                             title_source, published_at, date_source, source_url, raw_text,
+                                             ingested_at, run_id)
+                       VALUES ('doc1', 'a.txt', 'a', 'doc1', 100, 'utf-8', 'txt', ?, 'sidecar', DATE '2024-10-20',
+                               'sidecar', 'https://example.cn/a', 'text', now()::TIMESTAMP, 'run1')""",
                     [f"标题{HOSTILE}"])
         for code in INDICATORS:
             con.execute("INSERT INTO dim_indicator VALUES ((hash(?) >> 2)::BIGINT, ?, ?, ?, 'money', 'macro')",
@@ -55,10 +58,22 @@ def build_warehouse(path: Path) -> Path:
             con.execute("INSERT INTO dim_period VALUES ((hash(?) >> 2)::BIGINT, ?, ?, ?, ?)", [label[3], *label])
         for n, (entity, year, sm, em, label, code, measure, value, unit) in enumerate(FACTS):
             evidence = f"{entity}{label}{code}增长{value}%。{IMG if n == 0 else ''}{HOSTILE if n == 1 else ''}"
-            con.execute("""INSERT INTO fact_observation VALUES (?, 'doc1', (hash(?) >> 2)::BIGINT, (hash(?) >> 2)::BIGINT,
-                           (hash(?) >> 2)::BIGINT, NULL, ?, ?, ?, 'exact', NULL, ?, 0, 10, [], 'test', 'run1')""",
+            con.execute("""INSERT INTO fact_observation (observation_id, document_id, entity_id, period_id, indicator_id,
+                               segment, measure, value, unit, qualifier, benchmark_entity_id, evidence, char_start,
+                               char_end, dq_flags, extractor_version, run_id)
+                           VALUES (?, 'doc1', (hash(?) >> 2)::BIGINT, (hash(?) >> 2)::BIGINT, (hash(?) >> 2)::BIGINT,
+                                   NULL, ?, ?, ?, 'exact', NULL, ?, 0, 10, [], 'test', 'run1')""",
                         [f"o{n}", entity, label, code, measure, value, unit, evidence])
-        con.execute("""INSERT INTO pipeline_runs VALUES ('run1', NULL, TIMESTAMP '2024-10-21 07:00:00',
+        # the analyst views read the fact history, which a load keeps: open one version per fact
+        con.execute("UPDATE documents SET lineage_id = lineage_key(inbox, path)")
+        con.execute("""INSERT INTO fact_history BY NAME
+                       SELECT x.*, f.run_id AS valid_from_run, 'new document' AS cause, x.value AS extracted_value
+                       FROM extracted_facts x JOIN fact_observation f USING (observation_id)""")
+        con.execute("""INSERT INTO pipeline_runs (run_id, flow_run_id, started_at, finished_at, status, inbox,
+                                                 documents_seen, documents_new, documents_skipped,
+                                                 documents_quarantined, observations_loaded, expectations_failed,
+                                                 extractor_version, summary)
+                       VALUES ('run1', NULL, TIMESTAMP '2024-10-21 07:00:00',
                        TIMESTAMP '2024-10-21 07:00:30', 'success', '/inbox', 1, 1, 0, 0, 11, 1, 'test', '{}')""")
         con.execute("""INSERT INTO dq_runs VALUES ('run1', TIMESTAMP '2024-10-21 07:00:00', TIMESTAMP '2024-10-21 07:00:30',
                        ['observations'], 20, 0, 1, NULL, '[]', '[]')""")

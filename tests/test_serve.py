@@ -113,6 +113,40 @@ def test_serve_runs_on_schedule_and_stops_its_server(tmp_path):
     assert _processes_with(f"--port {port}") == []
 
 
+@pytest.mark.slow
+def test_a_killed_serve_takes_its_server_along(tmp_path):
+    """`kill -9` of serve: its lifeline (flows/lifeline.py) kills the supervised server's processes."""
+    from faults.processes import alive, descendants, wait_until
+
+    inbox = _inbox(tmp_path)
+    warehouse = tmp_path / "wh" / "zonefacts.duckdb"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZONEFACTS_", "PREFECT_"))}
+    env.update(PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_LOGGING_LEVEL="WARNING")
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        serve = subprocess.Popen([str(ZONEFACTS), "serve", "--interval", "3600", "--inbox", str(inbox),
+                                  "--warehouse", str(warehouse)], cwd=ROOT, env=env, stdout=out,
+                                 stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        port = wait_until(lambda: re.search(r"Prefect server on port (\d+)", log.read_text(errors="replace")), 170,
+                          step=0.5)
+        assert port, f"serve output:\n{log.read_text(errors='replace')}"
+        port = int(port.group(1))
+        server = _processes_with(f"--port {port}")
+        assert server and _port_open(port)
+        left = set(server) | set(descendants(serve.pid))
+        serve.kill()
+        serve.wait(10)
+    finally:
+        if serve.poll() is None:
+            os.killpg(serve.pid, signal.SIGKILL)
+            serve.wait(10)
+    assert serve.returncode == -9
+    wait_until(lambda: not any(alive(pid) for pid in left), 5)
+    assert [pid for pid in left if alive(pid)] == []
+    assert not _port_open(port)
+
+
 def _hold_lock(warehouse: Path):
     lock = warehouse.with_name(warehouse.name + ".lock")
     lock.parent.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,9 @@ from functools import lru_cache
 import numpy as np
 import polars as pl
 
+from transforms.distinct import on_distinct
 from transforms.noise import MAY_HAVE_NOISE, read_line
+from transforms.runs import position, running_sum, shifted
 from transforms.vocabulary import VOCAB_DIR, read_patterns
 
 # A line ends a sentence when it ends with one of these.
@@ -119,7 +121,7 @@ def _lines(documents: pl.DataFrame) -> pl.DataFrame:
         .with_columns(
             # "first_line": the line that is the document's title when it has one (its first, else
             # the line that repeats the metadata title)
-            (pl.int_range(pl.len()).over("document_id") == pl.col("title_line")).alias("first_line"),
+            (position("document_id") == pl.col("title_line")).alias("first_line"),
             pl.col("line").str.replace(_prefix_regex(), "").str.strip_chars(),
         )
         .with_columns((pl.col("first_line") & pl.col("doc_title_only")).alias("title_only"))
@@ -129,12 +131,16 @@ def _lines(documents: pl.DataFrame) -> pl.DataFrame:
 
 def _drop_noise(lines: pl.DataFrame) -> pl.DataFrame:
     line = pl.col("line")
-    is_credit = line.str.contains(_CREDIT) & (line.str.len_chars() <= _MAX_CREDIT_CHARS)
-    caption = is_credit.shift(-1).over("document_id").fill_null(False) & (
+    # lines repeat across a batch (bylines, navigation, boilerplate): each is matched once
+    lines = on_distinct(lines, ["line"], lambda distinct: distinct.with_columns(
+        (line.str.contains(_CREDIT) & (line.str.len_chars() <= _MAX_CREDIT_CHARS)).alias("_credit"),
+        line.str.contains(_noise_regex()).alias("_noise"),
+    ))
+    caption = shifted(pl.col("_credit"), "document_id", n=-1).fill_null(False) & (
         line.str.len_chars() <= _MAX_CAPTION_CHARS
     )
-    keep = ~line.str.contains(_noise_regex()) & ~caption & (line != "")
-    return lines.filter(keep | (pl.col("first_line") & pl.col("has_title_line")))
+    keep = ~pl.col("_noise") & ~caption & (line != "")
+    return lines.filter(keep | (pl.col("first_line") & pl.col("has_title_line"))).drop("_credit", "_noise")
 
 
 def _tidy(lines: pl.DataFrame) -> pl.DataFrame:
@@ -143,8 +149,11 @@ def _tidy(lines: pl.DataFrame) -> pl.DataFrame:
     lines = lines.with_columns(pl.col("line").alias("raw"), pl.lit(None, dtype=pl.Binary).alias("source"))
     noisy = lines.get_column("line").str.contains(MAY_HAVE_NOISE).arg_true()
     if noisy.len():
-        # Python on the few lines that carry noise: no library maps offsets through deletions
-        read = [read_line(line) for line in lines.get_column("line").gather(noisy).to_list()]
+        # Python on the few lines that carry noise (once per distinct line): no library maps
+        # offsets through deletions
+        found = lines.get_column("line").gather(noisy).to_list()
+        reading = {line: read_line(line) for line in set(found)}
+        read = [reading[line] for line in found]
         lines = lines.with_columns(
             lines.get_column("line").scatter(noisy, [text for text, _ in read]),
             lines.get_column("source").scatter(noisy, [None if src is None else src.tobytes() for _, src in read]),
@@ -154,18 +163,16 @@ def _tidy(lines: pl.DataFrame) -> pl.DataFrame:
 
 def _join_broken_lines(lines: pl.DataFrame) -> pl.DataFrame:
     line = pl.col("line")
-    prev = line.shift(1).over("document_id")
-    prev_is_title = (pl.col("first_line") & pl.col("has_title_line")).shift(1).over("document_id")
-    continues = prev.is_not_null() & ~prev_is_title.fill_null(False) & (
-        (
-            ~prev.str.contains(_TERMINAL)
-            & prev.str.contains(_PROSE)
-            & (prev.str.len_chars() >= _MIN_PROSE_CHARS)
-            & ~prev.str.contains(_ENDS_WITH_FIGURE)
-        )
-        | line.str.contains(_STARTS_AS_CONTINUATION)
-    )
-    lines = lines.with_columns((~continues).cast(pl.Int32).cum_sum().over("document_id").alias("para_no"))
+    # a line left open (no sentence end, prose, long enough, not ending in a figure) is read on
+    # itself once, then looked at from the line after it
+    lines = lines.with_columns((~line.str.contains(_TERMINAL) & line.str.contains(_PROSE)
+                                & (line.str.len_chars() >= _MIN_PROSE_CHARS) & ~line.str.contains(_ENDS_WITH_FIGURE))
+                               .alias("_open_end"))
+    prev_is_title = shifted(pl.col("first_line") & pl.col("has_title_line"), "document_id")
+    continues = shifted(line, "document_id").is_not_null() & ~prev_is_title.fill_null(False) & (
+        shifted(pl.col("_open_end"), "document_id") | line.str.contains(_STARTS_AS_CONTINUATION))
+    lines = lines.with_columns(running_sum((~continues).cast(pl.Int32), "document_id").alias("para_no")) \
+        .drop("_open_end")
     paras = lines.group_by("document_id", "para_no", maintain_order=True).agg(
         pl.col("raw").str.join("").alias("display"),
         (pl.col("first_line") & pl.col("has_title_line")).first().alias("is_title"),
@@ -230,10 +237,10 @@ def paragraphs(documents: pl.DataFrame) -> pl.DataFrame:
                                     "norm_to_display": pl.Binary})
     paras = _normalize(_join_broken_lines(_tidy(_drop_noise(_lines(documents)))))
     # A paragraph repeated in the same document states its facts once.
-    repeated = (pl.col("norm").str.len_chars() >= _MIN_REPEATED_PARAGRAPH) & pl.col("norm").is_duplicated().over(
-        "document_id", "title_only") & (pl.int_range(pl.len()).over("document_id", "title_only", "norm") > 0)
+    repeated = (pl.col("norm").str.len_chars() >= _MIN_REPEATED_PARAGRAPH) \
+        & ~pl.struct("document_id", "title_only", "norm").is_first_distinct()
     return (
         paras.filter(~repeated)
-        .with_columns((pl.int_range(pl.len()).over("document_id")).cast(pl.Int32).alias("para_no"))
+        .with_columns(position("document_id").cast(pl.Int32).alias("para_no"))
         .select("document_id", "para_no", "is_title", "title_only", "display", "norm", "norm_to_display")
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 import polars as pl
 
 from transforms import gazetteer
+from transforms.distinct import looked_up
 from transforms.entities import SCOPE_PREFIX, EntityIndex
 
 # what a document's own scope word says its subject is
@@ -57,7 +58,7 @@ def _url_subject(found: list[tuple[str, str]], levels: set[str], zone_words: set
 def document_context(documents: pl.DataFrame, paragraphs: pl.DataFrame, index: EntityIndex) -> pl.DataFrame:
     named = _named(paragraphs, index)
     generic = set(gazetteer.zone_words())
-    rows = []
+    ids, subjects, named_by, places_named = [], [], [], []
     urls = dict(documents.select("document_id", "source_url").iter_rows()) if "source_url" in documents.columns \
         else {}
     by_document = {doc: forms for doc, forms in named.group_by("document_id").agg("form").iter_rows()}
@@ -69,5 +70,16 @@ def document_context(documents: pl.DataFrame, paragraphs: pl.DataFrame, index: E
                   and index.entity_type.get(t) in _PLACE_TYPES}
         url_places = gazetteer.places_in_url(urls.get(document_id))
         subject = _url_subject(url_places, levels, {f for f in forms if f in generic})
-        rows.append((document_id, sorted(places | {name for name, _ in url_places}), subject))
-    return pl.DataFrame(rows, schema=SCHEMA, orient="row")
+        ids.append(document_id)
+        subjects.append(subject)
+        found = sorted(places | {name for name, _ in url_places})
+        named_by.extend([document_id] * len(found))
+        places_named.extend(found)
+    # the lists are gathered from (document, place) pairs: from Python lists Polars would build a
+    # Series for every document
+    lists = pl.DataFrame({"document_id": named_by, "context_places": places_named}, schema={
+        "document_id": pl.String, "context_places": pl.String}).group_by("document_id").agg("context_places")
+    frame = pl.DataFrame({"document_id": ids, "url_subject": subjects}, schema={"document_id": pl.String,
+                                                                                "url_subject": pl.String})
+    return looked_up(frame, lists, ["document_id"]).select(
+        "document_id", pl.col("context_places").fill_null(pl.lit([], dtype=pl.List(pl.String))), "url_subject")

@@ -22,6 +22,7 @@ from functools import lru_cache
 
 import polars as pl
 
+from transforms.numbers import range_separator
 from transforms.vocabulary import VOCAB_DIR, read_patterns
 
 SCHEMA = {"document_id": pl.String, "cue_numbers": pl.Int32}
@@ -40,7 +41,7 @@ def _number_pattern() -> str:
     units = pl.read_csv(VOCAB_DIR / "units.csv", comment_prefix="#", infer_schema=False).filter(
         pl.col("kind").is_in(UNIT_KINDS)).get_column("unit").to_list()
     unit = "|".join(re.escape(u) for u in sorted(units, key=len, reverse=True))
-    return f"{_ARABIC}(?:[-~至到]{_ARABIC})?[多余]?(?:{unit})"
+    return f"{_ARABIC}(?:{range_separator()}{_ARABIC})?[多余]?(?:{unit})"
 
 
 @lru_cache(maxsize=1)

@@ -126,7 +126,7 @@ class EntityIndex:
         """Record which surface forms occur anywhere in ``texts`` (one Aho-Corasick pass)."""
         forms = list(dict.fromkeys([*self.canonical, *self.ambiguous]))
         found = pl.Series(texts, dtype=pl.String).str.extract_many(forms, overlapping=True) if forms and texts else None
-        self.present = frozenset(found.explode().drop_nulls().to_list()) if found is not None else frozenset()
+        self.present = frozenset() if found is None else frozenset(found.explode().drop_nulls().unique().to_list())
         self.checked = frozenset(forms)
         self.found_in = found
 

@@ -6,6 +6,8 @@ for each number of a run that follows a 分别 (the *head*):
     indicator, enum_segment   when the listed items are indicators (or breakdowns of one)
     enum_entity               when they are places or zones: "福州、厦门GDP分别增长…"
 
+and leaves both null elsewhere.
+
 A head that lists nothing refers back: "GDP 100亿元、产值 105亿元，分别增长 x、y" gives the
 k-th rate to the k-th indicator named before it in the sentence, and a second 分别 in the
 sentence ("分别为…，分别增长…") reuses the first one's items. The item tables are built in
@@ -18,6 +20,7 @@ import re
 import polars as pl
 
 from transforms.entities import SCOPE_PREFIX, EntityIndex
+from transforms.runs import on_runs
 from transforms.vocabulary import vocab_rows
 
 BREAKDOWN_OF = "\u2282"  # code prefix of a breakdown's form (基础设施投资 → ⊂fixed_asset_investment)
@@ -107,6 +110,12 @@ def _back_references(tiles: pl.DataFrame) -> pl.DataFrame:
 
 
 def bind_enumerations(tiles: pl.DataFrame, surface_to_code: dict[str, str], index: EntityIndex) -> pl.DataFrame:
+    # a run follows a 分别 of its own sentence: the sentences without one pass through
+    return on_runs(tiles, pl.col("sentence").str.contains("分别"),
+                   lambda listing: _bind(listing, surface_to_code, index))
+
+
+def _bind(tiles: pl.DataFrame, surface_to_code: dict[str, str], index: EntityIndex) -> pl.DataFrame:
     is_number = pl.col("tile_kind") == "number"
     tiles = _through_basis(tiles)
     is_head = is_number & pl.col("_lead").str.contains("分别")
@@ -162,7 +171,8 @@ def bind_enumerations(tiles: pl.DataFrame, surface_to_code: dict[str, str], inde
         pl.when(in_enum).then(pl.col("enum_segment")).alias("enum_segment"),
         *[pl.when(in_list).then(pl.col(c).forward_fill().over([*_KEY, "enum_run"])).otherwise(pl.col(c)).alias(c)
           for c in head_cue],
-    ).drop("_back_indicator", "_back_segment", "_head", "enum_clause", "_lead", "_core_bare", "_core_clause")
+    ).drop("_back_indicator", "_back_segment", "_head", "enum_clause", "_lead", "_core_bare", "_core_clause",
+           "enum_head", "enum_run", "enum_index", "enum_indicator")
 
 
 def _through_basis(tiles: pl.DataFrame) -> pl.DataFrame:

@@ -1,8 +1,8 @@
 """sentences → mentions → observations: the public entry point of extraction.
 
 ``extract(documents, vocabulary)`` takes a frame of parsed documents (columns
-document_id, title_source, published_at, text — see transforms.documents) and returns
-an ``Extraction`` of four frames:
+document_id, title_source, published_at, text — see transforms.documents; one row per
+document_id, as the pipeline's batches are) and returns an ``Extraction`` of five frames:
 
 observations (OBSERVATION_SCHEMA): one row per fact, deduplicated within a document
 defects (DEFECT_SCHEMA): numbers whose digits were lost, never stored as facts
@@ -25,21 +25,21 @@ from transforms.coverage import coverage
 from transforms.entities import SCOPE_PREFIX, base_index, discover, entity_frame
 from transforms.enumerations import BREAKDOWN_OF, bind_enumerations
 from transforms.groups import discover_groups
+from transforms.measures import assign_measures
 from transforms.mentions import Matchers, mentions
 from transforms.observations import (
-    any_defect_regex, assign_measures, bind_breakdown_lists, bind_comparison_lists, bind_indicators,
-    bind_periods, bind_segments, defects, phrase_of, strip_pattern,
+    any_defect_regex, bind_breakdown_lists, bind_comparison_lists, bind_indicators, bind_periods, bind_segments,
+    defects, phrase_of, strip_pattern,
 )
 from transforms.periods import period_label, period_pattern
 from transforms.subjects import bind_entities
 from transforms.tables import read_tables
-from transforms.vocabulary import Vocabulary, load_vocabulary
+from transforms.vocabulary import Vocabulary, load_vocabulary, segmented_indicators
 
 EXTRACTOR_VERSION = "1.0.0"
 GAP_MARK = "…"
 _GAP = r"[^,，。;；、:：!?！？0-9%]{0,6}"
 FACT_MEASURES = ["level", "yoy_pct", "share_pct", "diff_pp", "rank", "target", "yoy_pct_2y_avg"]
-SEGMENTED = {"industry_output"}
 ENTERPRISE_OUTPUT = "enterprise_output"
 
 OBSERVATION_SCHEMA = {
@@ -105,7 +105,7 @@ def extract(documents: pl.DataFrame, vocabulary: Vocabulary | None = None) -> Ex
     tiles = mentions(paras, matchers)
     tiles = bind_indicators(tiles, surface_to_code, gap_forms)
     tiles = bind_breakdown_lists(bind_enumerations(tiles, surface_to_code, index))
-    tiles = bind_segments(tiles, SEGMENTED, index)
+    tiles = bind_segments(tiles, segmented_indicators(vocabulary), index)
     tiles = bind_periods(tiles, documents)
     tiles = bind_entities(tiles, index, context)
     tiles = assign_measures(tiles)

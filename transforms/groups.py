@@ -32,8 +32,11 @@ def group_kinds() -> dict[str, str]:
 
 
 def _pattern(index: EntityIndex) -> str:
+    # as in EntityIndex.pattern, a form ``discover`` did not find in the texts cannot match in them
     places = sorted((f for f, n in index.canonical.items()
-                     if n.startswith(SCOPE_PREFIX) or index.entity_type.get(n) in _PLACE_TYPES), key=len, reverse=True)
+                     if (index.present is None or f in index.present or f not in index.checked)
+                     and (n.startswith(SCOPE_PREFIX) or index.entity_type.get(n) in _PLACE_TYPES)),
+                    key=len, reverse=True)
     place = "|".join(re.escape(p) for p in places)
     kinds = "|".join(re.escape(k) for k in group_kinds())
     return rf"(?:{place})?(?:{_COUNT})?(?:{kinds})"
@@ -51,7 +54,8 @@ def _split(surface: str, index: EntityIndex) -> tuple[str | None, str] | None:
 
 
 def discover_groups(texts: list[str], index: EntityIndex) -> EntityIndex:
-    found = pl.Series(texts, dtype=pl.String).str.extract_all(_pattern(index)).explode().drop_nulls().unique()
+    # the distinct texts are scanned (a repeated paragraph names the same groups)
+    found = pl.Series(texts, dtype=pl.String).unique().str.extract_all(_pattern(index)).explode().drop_nulls().unique()
     scopes = scope_words()
     for surface in found.to_list():
         if surface in index.canonical:

@@ -25,8 +25,10 @@ from functools import lru_cache
 import polars as pl
 
 from transforms.clean import display_offset
+from transforms.distinct import looked_up, on_distinct
 from transforms.numbers import parse_token, token_pattern
 from transforms.periods import period_pattern
+from transforms.runs import position, run_start, running_sum
 from transforms.vocabulary import VOCAB_DIR
 
 # every character belongs to a sentence (a stray leading "。" is one of its own), so that
@@ -110,24 +112,26 @@ class Matchers:
 
 def split_sentences(paragraphs: pl.DataFrame) -> pl.DataFrame:
     is_heading = ~pl.col("norm").str.contains("。") & (pl.col("norm").str.len_chars() <= _HEADING_MAX_CHARS)
+    length = pl.col("sentence").str.len_chars()
+    paragraph = ("document_id", "para_no")
     return (
         paragraphs.with_columns(is_heading.alias("is_heading"), pl.col("norm").str.extract_all(_SENTENCE).alias("sentence"))
         .explode("sentence")
         .filter(pl.col("sentence").is_not_null())
-        .with_columns(pl.int_range(pl.len()).over("document_id", "para_no").cast(pl.Int32).alias("sent_no"))
+        # the sentences of a paragraph are one run (transforms.runs), in their order
         .with_columns(
-            (pl.col("sentence").str.len_chars().cum_sum().over("document_id", "para_no")
-             - pl.col("sentence").str.len_chars()).cast(pl.Int32).alias("sent_start")
+            position(*paragraph).cast(pl.Int32).alias("sent_no"),
+            (running_sum(length, *paragraph) - length).cast(pl.Int32).alias("sent_start"),
         )
         .with_columns(
             # the sentence as found, noise inside it included
             pl.col("display").str.slice(display_offset(pl.col("sent_start")), display_offset(
-                pl.col("sent_start") + pl.col("sentence").str.len_chars()) - display_offset(pl.col("sent_start"))
+                pl.col("sent_start") + length) - display_offset(pl.col("sent_start"))
             ).alias("sentence_display"),
-            # integer keys make the many windows below cheap
-            # an inline section marker ("。(二)园区经济…") starts a new stretch for what carries over
-            pl.struct("document_id", "para_no", pl.col("sentence").str.contains(_SECTION_MARK).cum_sum()
-                      .over("document_id", "para_no").alias("section")).rank("dense").cast(pl.Int64).alias("para_id"),
+            # integer keys make the many windows below cheap; para_id numbers the stretches what
+            # carries over stays in: a paragraph, cut again at an inline section marker ("。(二)园区经济…")
+            (run_start(*paragraph) | pl.col("sentence").str.contains(_SECTION_MARK)).cum_sum().cast(pl.Int64)
+            .alias("para_id"),
             pl.int_range(pl.len(), dtype=pl.Int64).alias("sent_id"),
         )
         .drop("norm", "display")
@@ -137,12 +141,13 @@ def split_sentences(paragraphs: pl.DataFrame) -> pl.DataFrame:
 def _tiles(sentences: pl.DataFrame) -> pl.DataFrame:
     length = pl.col("tile").str.len_chars()
     return (
-        sentences.with_columns(pl.col("sentence").str.extract_all(tile_pattern()).alias("tile"))
+        on_distinct(sentences, ["sentence"],
+                    lambda distinct: distinct.with_columns(pl.col("sentence").str.extract_all(tile_pattern()).alias("tile")))
         .explode("tile")
         .filter(pl.col("tile").is_not_null() & (pl.col("tile") != ""))
-        .with_columns(pl.int_range(pl.len()).over("sent_id").cast(pl.Int32).alias("tile_no"))
         .with_columns(
-            (length.cum_sum().over("sent_id") - length).cast(pl.Int32).alias("tile_start"),
+            position("sent_id").cast(pl.Int32).alias("tile_no"),
+            (running_sum(length, "sent_id") - length).cast(pl.Int32).alias("tile_start"),
         )
         .with_columns((pl.col("tile_start") + length).cast(pl.Int32).alias("tile_end"))
     )
@@ -169,15 +174,11 @@ _TOKEN_FIELDS = {"value": pl.Float64, "unit": pl.String, "kind": pl.String,
                  "suffix_qualifier": pl.String, "lost_digits": pl.Boolean}
 
 
-def lookup_columns(key: pl.Expr, table: dict[str, dict], fields: dict[str, pl.DataType]) -> list[pl.Expr]:
-    """Columns read from a small Python table by key, without joining the wide tile frame."""
-    return [key.replace_strict({k: row[f] for k, row in table.items()}, default=None, return_dtype=dtype).alias(f)
-            for f, dtype in fields.items()]
-
-
-def _parse_tokens(tiles: pl.DataFrame) -> pl.DataFrame:
-    table = {t: parse_token(t) for t in tiles.get_column("token").drop_nulls().unique().to_list()}
-    return tiles.with_columns(lookup_columns(pl.col("token"), table, _TOKEN_FIELDS))
+def _parsed_tokens(tiles: pl.DataFrame) -> pl.DataFrame:
+    """One row per distinct token: the token and its parse (numbers.parse_token)."""
+    tokens = tiles.get_column("token").drop_nulls().unique()
+    return pl.DataFrame([(t, *(parse_token(t)[f] for f in _TOKEN_FIELDS)) for t in tokens],
+                        schema={"token": pl.String, **_TOKEN_FIELDS}, orient="row")
 
 
 def _cues(tiles: pl.DataFrame) -> pl.DataFrame:
@@ -212,8 +213,10 @@ def _strip(text: pl.Expr, matchers: Matchers) -> pl.Expr:
 
 def mentions(paragraphs: pl.DataFrame, matchers: Matchers) -> pl.DataFrame:
     """Tiles of every sentence with their token parsed and their cue split off."""
-    sentences = split_sentences(paragraphs)
-    tiles = _cues(_parse_tokens(_split_token(_tiles(sentences))))
+    # what a tile's own text determines is read once per distinct text (transforms.distinct)
+    tiles = on_distinct(_tiles(split_sentences(paragraphs)), ["tile"], _split_token)
+    tiles = looked_up(tiles, _parsed_tokens(tiles), ["token"])
+    tiles = on_distinct(tiles, ["lead", "kind", "tile_kind"], _cues)
     core = pl.col("core")
     # the clause of the core: text after the last boundary (for segments and evidence)
     clause = core.str.extract(rf"([^,，;；:：。!?！？—]*)$", 1)
@@ -229,14 +232,15 @@ def mentions(paragraphs: pl.DataFrame, matchers: Matchers) -> pl.DataFrame:
     )
     # a name with a count inside (全省12个国家级经开区) spans the count's tile and this one
     after_count = pl.col("_previous_kind") == "count"
-    named_in = pl.when(after_count).then(pl.col("_previous_tile") + core).otherwise(core)
-    tiles = tiles.with_columns(
-        # 重庆市级 (municipal-level) is a modifier, not the city as subject, and 领先于全省其他地区
-        # names what is compared against
-        named_in.str.extract_all(f"(?:{_COMPARED_WITH}(?:{matchers.entity}[、和及与])*)?{matchers.entity}级?")
-        .list.eval(pl.element().filter(
-            ~pl.element().str.ends_with("级") & ~pl.element().str.contains(f"^{_COMPARED_WITH}")))
-        .list.last().alias("entity_form"),
+    tiles = tiles.with_columns(pl.when(after_count).then(pl.col("_previous_tile") + core).otherwise(core)
+                               .alias("_named_in"))
+    # 重庆市级 (municipal-level) is a modifier, not the city as subject, and 领先于全省其他地区
+    # names what is compared against
+    named = pl.col("_named_in").str.extract_all(f"(?:{_COMPARED_WITH}(?:{matchers.entity}[、和及与])*)?{matchers.entity}级?")
+    entity_form = named.list.eval(pl.element().filter(
+        ~pl.element().str.ends_with("级") & ~pl.element().str.contains(f"^{_COMPARED_WITH}"))).list.last()
+    tiles = on_distinct(tiles, ["_named_in"], lambda distinct: distinct.with_columns(entity_form.alias("entity_form")))
+    tiles = on_distinct(tiles, ["core"], lambda distinct: distinct.with_columns(
         # 出口企业, 进口国, 万元GDP能耗: an indicator's word naming a kind of firm or country, or the
         # base of an intensity, is not the indicator
         core.str.extract_all(f"{matchers.indicator}{_MODIFIED}?").list.eval(pl.element().filter(
@@ -246,10 +250,10 @@ def mentions(paragraphs: pl.DataFrame, matchers: Matchers) -> pl.DataFrame:
         clause.alias("core_clause"),
         # the clause without names of entities and periods: what an enumeration or a segment lists
         clause.str.replace_all(matchers.entity, "").str.replace_all(period_pattern(), "").alias("core_bare"),
-    )
+    ))
     # ...and the count's own tile holds only the start of that name (四川省 of 四川省10个国家级经开区)
     following = pl.when(same_as_next).then(pl.col("entity_form").shift(-1))
     cut_short = (pl.col("kind") == "count") & following.str.starts_with(pl.col("entity_form")) \
         & (following.str.len_chars() > pl.col("entity_form").str.len_chars())
     return tiles.with_columns(pl.when(~cut_short.fill_null(False)).then(pl.col("entity_form")).alias("entity_form")) \
-        .drop("_previous_tile", "_previous_kind")
+        .drop("_previous_tile", "_previous_kind", "_named_in")

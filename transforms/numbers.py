@@ -11,14 +11,20 @@ from functools import lru_cache
 
 import polars as pl
 
-from transforms.vocabulary import VOCAB_DIR
+from transforms.vocabulary import VOCAB_DIR, read_patterns
 
 CHINESE_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5,
                   "六": 6, "七": 7, "八": 8, "九": 9}
 CHINESE_UNITS = {"十": 10, "百": 100, "千": 1000}
 CHINESE_SCALES = {"万": 10_000, "亿": 100_000_000}
 _CN = "零〇一二两三四五六七八九十百千"
-_RANGE_SEP = "-~至到—"
+
+@lru_cache(maxsize=1)
+def range_separator() -> str:
+    """A character class of what stands between the two ends of a range (3-5%, 1至9月, 一至九月):
+    vocab/range_separators.txt, read by the number and period grammars and by coverage."""
+    return "[" + "".join(re.escape(s) for s in read_patterns(VOCAB_DIR / "range_separators.txt")) + "]"
+
 
 # 12,345.6 (thousands separators) before plain digits; a leading dot is a lost-digit defect
 ARABIC = r"(?:[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]+)?|\.[0-9]+)"
@@ -67,7 +73,7 @@ def token_pattern() -> str:
     unit = _unit_alternation()
     # a Chinese numeral is a number only before a unit of amount: 两年, 一季度, 三大任务 are words
     cn_unit = _unit_alternation({"money", "percent", "pp", "multiple", "count"})
-    arabic = f"{ARABIC}(?:[{_RANGE_SEP}]{ARABIC})?"
+    arabic = f"{ARABIC}(?:{range_separator()}{ARABIC})?"
     special = "|".join(re.escape(w) for w in sorted(special_numbers(), key=len, reverse=True))
     return (
         "(?:"
@@ -85,7 +91,7 @@ def token_pattern() -> str:
 
 
 _TOKEN_PARTS = re.compile(
-    rf"^(?P<num>{ARABIC}|[{_CN}]+)(?:[{_RANGE_SEP}](?P<upper>{ARABIC}))?(?P<infix>{APPROX_INFIX})?"
+    rf"^(?P<num>{ARABIC}|[{_CN}]+)(?:{range_separator()}(?P<upper>{ARABIC}))?(?P<infix>{APPROX_INFIX})?"
     rf"(?P<scale>{SCALE})?(?P<unit>.*?)(?P<suffix>{SUFFIX})?$"
 )
 

@@ -9,9 +9,7 @@ Rules (FACT_MODEL), as Polars expressions over the tiles of a batch:
   heading's, else the document's main subject (its title's, else its first).
   全市/全区/全省/全国 mean the document's subject at that level or its containing unit.
 - The period is the last period phrase in the paragraph so far, else the title's; its year follows ``periods.resolve_year``.
-- The measure comes from the cue and the unit: 增长 X% → yoy_pct, 高于全市 X 个百分点 →
-  diff_pp, 占全市比重 X% → share_pct, 第N → rank, amounts → level, or target when the
-  sentence states a plan (力争, 预计, 到2027年).
+- The measure comes from the cue and the unit (transforms.measures).
 """
 from __future__ import annotations
 
@@ -21,11 +19,13 @@ from functools import lru_cache
 import polars as pl
 
 from transforms.clean import display_offset
+from transforms.distinct import looked_up, on_distinct
 from transforms.entities import EntityIndex
 from transforms.enumerations import BREAKDOWN_OF
-from transforms.mentions import cue_words, lookup_columns
+from transforms.mentions import cue_words
 from transforms.periods import PERIOD_FIELDS, parse_period, resolve_year
-from transforms.subjects import BENCHMARK_IN_BRACKETS, LEAD_PARAGRAPHS, benchmark_of
+from transforms.runs import filled, on_runs
+from transforms.subjects import LEAD_PARAGRAPHS, benchmark_of
 from transforms.vocabulary import VOCAB_DIR, read_patterns, vocab_rows
 
 BLOCKED = "\u2205"  # a core that names something unknown: stops carry-over
@@ -34,26 +34,11 @@ _ORDER = ["document_id", "para_no", "sent_no", "tile_no"]
 _MAX_SEGMENT_CHARS = 20
 _MAX_PHRASE_CHARS = 24
 _BARE_RATE = r"(?:增速|增幅)(?:达到|达|为|是)?了?$"
-_POSTPOSED_RATE = r"^的(?:增速|增幅)"
+POSTPOSED_RATE = r"^的(?:增速|增幅)"
 _CONJUNCTIONS = r"[但而且并就却也还的之,，、\s]"
-_MARGIN = r"(?:差距|相差|差额)[^,，;；。]*$|以(?:近|约|超过|超|逾)?$"
 _TRADE = ["foreign_trade", "exports", "imports"]
 _PARTNER = r"对([^对,，、;；:：]{1,12}?)(?:的)?(?:货物)?(?:贸易|进出口|出口|进口)"
 _BREAKDOWN_INTRO = r"(?:按|分)[\p{Han}]{1,6}(?:看|分|划分)[:：,，]"
-
-
-@lru_cache(maxsize=1)
-def _target_regex() -> str:
-    words = cue_words()["target"]
-    # 到2027年 and 至2027年 name a plan's horizon; 截至2024年底 is an as-of date, not a plan
-    return "(?:" + "|".join(re.escape(w) for w in words) + r"|到20[0-9]{2}年|(?:^|[^截])至20[0-9]{2}年)"
-
-
-@lru_cache(maxsize=1)
-def _not_a_comparison_regex() -> str:
-    words = cue_words()["period_change"] + cue_words()["contribution"]
-    period_words = r"(?:较|比)(?:20[0-9]{2}年)?(?:一季度|上半年|前三季度|[0-9]{1,2}(?:-|至)[0-9]{1,2}月|上月|上季度|年初)"
-    return "(?:" + "|".join(re.escape(w) for w in words) + "|" + period_words + ")"
 
 
 def defect_patterns() -> tuple[tuple[str, str], ...]:
@@ -67,7 +52,6 @@ def bind_indicators(tiles: pl.DataFrame, surface_to_code: dict[str, str], gap_fo
     for form in tiles.get_column("indicator_form").drop_nulls().unique().to_list():
         if form not in lookup:
             lookup[form] = next((c for p, c in gap_forms if re.search(p, form)), None)
-    # intermediate columns are materialized once: an eager frame does not share subexpressions
     tiles = tiles.with_columns(
         pl.col("indicator_form").replace_strict(lookup, default=None, return_dtype=pl.String).alias("indicator_own"),
         pl.col("next_lead").fill_null("").alias("_trailing"),
@@ -80,6 +64,9 @@ def bind_indicators(tiles: pl.DataFrame, surface_to_code: dict[str, str], gap_fo
     trailing = pl.col("_trailing")
     counts_what_follows = (pl.col("kind") == "count") & trailing.str.contains(r"^[\p{Han}]") \
         & ~trailing.str.contains(r"^(?:以上|左右|上下|以内|之多|同比|比上年|较上年|增长|下降|占|的)")
+    # intermediate columns are materialized once: an eager frame does not share subexpressions
+    tiles = tiles.with_columns(counts_what_follows.alias("_counts_following"))
+    counts_what_follows = pl.col("_counts_following")
     own = (
         # 固定资产投资比上年增长: the indicator may stand before a period or basis phrase;
         # "在100个工业园区中排第五" counts something else and leaves the sentence's indicator alone
@@ -89,35 +76,39 @@ def bind_indicators(tiles: pl.DataFrame, surface_to_code: dict[str, str], gap_fo
         .when(names_nothing).then(None)
         .otherwise(pl.lit(BLOCKED))
     )
+    # a breakdown's code carries its form as segment, so both travel together (``own`` keeps
+    # the prefix until ``carried`` strips it)
+    is_breakdown = pl.col("indicator_form").is_not_null() & code.str.starts_with(BREAKDOWN_OF)
+    tiles = tiles.with_columns(
+        own.alias("_own"),
+        pl.when(is_breakdown).then(pl.col("indicator_form")).alias("breakdown_segment"),
+        code.str.strip_prefix(BREAKDOWN_OF).alias("indicator_own"),
+    )
+    own = pl.col("_own")
+    tiles = tiles.with_columns(
+        filled(own, *_KEY).alias("_in_sentence"),
+        filled(pl.when(own != BLOCKED).then(own), "para_id").alias("_paragraph_topic"),
+        filled(pl.when(own.is_not_null()).then(pl.col("breakdown_segment").fill_null("")), *_KEY).alias("_breakdown"),
+    )
     # "福州的增速达到5.4%", "泉州2.5%的增速": a bare rate names no indicator of its own and
     # continues the paragraph's topic, even past the end of the sentence
-    names_a_rate = pl.col("lead").str.contains(_BARE_RATE) | trailing.str.contains(_POSTPOSED_RATE)
-    paragraph_topic = pl.when(own != BLOCKED).then(own).forward_fill().over("para_id")
+    names_a_rate = pl.col("lead").str.contains(_BARE_RATE) | trailing.str.contains(POSTPOSED_RATE)
     # "…，但福州的增速": its clause names only a place, joined by a conjunction
     clause_names_nothing = pl.col("core_bare").str.replace_all(_CONJUNCTIONS, "") == ""
-    in_sentence = own.forward_fill().over(_KEY)
+    in_sentence = pl.col("_in_sentence")
     bare_rate = is_number & clause_names_nothing & names_a_rate & (in_sentence.is_null() | (in_sentence == BLOCKED))
-    carried = pl.when(bare_rate).then(paragraph_topic).otherwise(in_sentence)
-    # a breakdown's code carries its form as segment, so both travel together
-    is_breakdown = pl.col("indicator_form").is_not_null() & pl.col("indicator_own").str.starts_with(BREAKDOWN_OF)
-    tiles = tiles.with_columns(
-        pl.when(is_breakdown).then(pl.col("indicator_form")).alias("breakdown_segment"),
-        pl.col("indicator_own").str.strip_prefix(BREAKDOWN_OF).alias("indicator_own"),
-    )
-    carried = carried.str.strip_prefix(BREAKDOWN_OF)
-    breakdown = pl.when(own.is_not_null()).then(pl.col("breakdown_segment").fill_null("")).forward_fill().over(_KEY)
-    tiles = tiles.with_columns(
-        pl.when(is_number).then(pl.when(breakdown != "").then(breakdown)).alias("breakdown_segment"))
+    carried = pl.when(bare_rate).then(pl.col("_paragraph_topic")).otherwise(in_sentence).str.strip_prefix(BREAKDOWN_OF)
+    breakdown = pl.col("_breakdown")
     return tiles.with_columns(
+        pl.when(is_number).then(pl.when(breakdown != "").then(breakdown)).alias("breakdown_segment"),
         # "50亿元级项目": a size class, not an amount
         (trailing.str.starts_with("级") | trailing.str.starts_with("量级")).alias("is_class_word"),
         pl.when(is_number & ~counts_what_follows).then(carried.replace(BLOCKED, None)).alias("indicator"),
         # the tile whose core named the indicator: its clause starts the evidence
         # (the core is the lead less the cue actually split off, and its clause is the core's tail)
-        pl.when(code.is_not_null()).then(pl.col("tile_start") + pl.col("core").str.len_chars()
-                                         - pl.col("core_clause").str.len_chars())
-        .forward_fill().over(_KEY).alias("evidence_start"),
-    ).drop("_trailing")
+        filled(pl.when(code.is_not_null()).then(pl.col("tile_start") + pl.col("core").str.len_chars()
+                                                - pl.col("core_clause").str.len_chars()), *_KEY).alias("evidence_start"),
+    ).drop("_trailing", "_counts_following", "_own", "_in_sentence", "_paragraph_topic", "_breakdown")
 
 
 def _components(tiles: pl.DataFrame) -> pl.DataFrame:
@@ -140,11 +131,15 @@ def _components(tiles: pl.DataFrame) -> pl.DataFrame:
 def bind_breakdown_lists(tiles: pl.DataFrame) -> pl.DataFrame:
     """"固定资产投资增长3.2%。分产业看：第一产业增长7.5%，建安工程增长3.3%": after 按…看 / 分…看 the
     items named are parts of the indicator the paragraph was about, read as it with a segment."""
+    # only the paragraphs with an intro are read (the rest pass through)
+    has_intro = pl.col("sentence").str.contains(_BREAKDOWN_INTRO)
+    return on_runs(tiles, has_intro.any().over("para_id"), lambda part: _breakdown_items(part, has_intro))
+
+
+def _breakdown_items(tiles: pl.DataFrame, has_intro: pl.Expr) -> pl.DataFrame:
     is_number = pl.col("tile_kind") == "number"
-    if not tiles.get_column("sentence").str.contains(_BREAKDOWN_INTRO).any():
-        return tiles
     # a tile is introduced when its lead or an earlier tile's of the sentence holds the intro
-    tiles = tiles.with_columns(pl.col("sentence").str.contains(_BREAKDOWN_INTRO).alias("_has_intro"),
+    tiles = tiles.with_columns(has_intro.alias("_has_intro"),
                                pl.col("lead").str.contains(_BREAKDOWN_INTRO).alias("_intro_here"))
     introduced = pl.col("_intro_here").cum_max().over(_KEY)
     topic = pl.when(pl.col("indicator_own").is_not_null() & ~pl.col("_has_intro")) \
@@ -167,26 +162,31 @@ def bind_segments(tiles: pl.DataFrame, segment_codes: set[str], index: EntityInd
     prefixes = "|".join(re.escape(w) for w in cue_words()["segment_prefix"])
     suffixes = "|".join(re.escape(w) for w in cue_words()["segment_suffix"])
     cleaned = raw.str.replace(f"^(?:{prefixes})+", "").str.replace(f"(?:{suffixes})+$", "")
+    # the industry a core names and the partner its clause trades with, read once per distinct text
+    tiles = on_distinct(tiles, ["core_bare"], lambda distinct: distinct.with_columns(
+        pl.when((cleaned.str.len_chars() > 0) & (cleaned.str.len_chars() <= _MAX_SEGMENT_CHARS)
+                & ~cleaned.str.contains(r"[0-9]")).then(cleaned).alias("_industry")))
+    tiles = on_distinct(tiles, ["core_clause"], lambda distinct: distinct.with_columns(
+        pl.col("core_clause").str.extract(_PARTNER, 1).fill_null("").alias("_partner")))
     named = pl.col("indicator_own").is_not_null()
     # both carry to the numbers after them that name nothing ("电子信息产业产值120亿元，增长9.1%")
-    segment = pl.when(named).then(
-        pl.when(needs_segment & (cleaned.str.len_chars() > 0) & (cleaned.str.len_chars() <= _MAX_SEGMENT_CHARS)
-                & ~cleaned.str.contains(r"[0-9]")).then(cleaned).otherwise(pl.lit(""))
-    ).forward_fill().over(_KEY).replace("", None)
+    segment = filled(pl.when(named).then(
+        pl.when(needs_segment & pl.col("_industry").is_not_null()).then(pl.col("_industry")).otherwise(pl.lit(""))
+    ), *_KEY).replace("", None)
     # 对东盟进出口, 对美出口: trade with a partner is a segment of the subject's trade
-    partner = pl.when(pl.col("indicator").is_in(_TRADE) & named).then(
-        pl.col("core_clause").str.extract(_PARTNER, 1).fill_null("")).forward_fill().over(_KEY).replace("", None)
+    partner = filled(pl.when(pl.col("indicator").is_in(_TRADE) & named).then(pl.col("_partner")), *_KEY).replace("", None)
     return tiles.with_columns(
-        pl.coalesce(pl.col("enum_segment"), pl.col("breakdown_segment"), partner, segment).alias("segment"))
+        pl.coalesce(pl.col("enum_segment"), pl.col("breakdown_segment"), partner, segment).alias("segment")
+    ).drop("_industry", "_partner")
 
 
 def bind_periods(tiles: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
     """Period and year of every tile: paragraph carry-over, then section heading, then title."""
-    table = {p: parse_period(p) for p in tiles.get_column("period_phrase").drop_nulls().unique().to_list()}
-    published = dict(documents.select("document_id", "published_at").iter_rows())
-    tiles = tiles.with_columns(
-        lookup_columns(pl.col("period_phrase"), table, PERIOD_FIELDS)
-        + [pl.col("document_id").replace_strict(published, default=None, return_dtype=pl.Date).alias("published_at")])
+    table = pl.DataFrame([(p, *(parse_period(p)[f] for f in PERIOD_FIELDS))
+                          for p in tiles.get_column("period_phrase").drop_nulls().unique()],
+                         schema={"period_phrase": pl.String, **PERIOD_FIELDS}, orient="row")
+    published = documents.select("document_id", pl.col("published_at").cast(pl.Date)).unique("document_id", keep="last")
+    tiles = looked_up(looked_up(tiles, table, ["period_phrase"]), published, ["document_id"])
     tiles = tiles.with_columns(
         pl.col("next_lead").alias("_next_lead"),
         pl.col("lead").str.contains(r"(?:到|至|截至|截止|于|《|“|\")$").alias("_names_target"),
@@ -221,11 +221,11 @@ def bind_periods(tiles: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
         .when(adverbial_year).then(pl.col("value").cast(pl.Int32, strict=False))
     )
     tiles = tiles.with_columns(
-        phrase.forward_fill().over("para_id").alias("para_period"),
-        context_year.forward_fill().over("para_id").alias("context_year"),
+        filled(phrase, "para_id").alias("para_period"),
+        filled(context_year, "para_id").alias("context_year"),
         # a year stated in the sentence of a target (到2027年) is the target's year
-        pl.when(year_token).then(pl.col("value").cast(pl.Int32, strict=False))
-        .when(bare_year).then(pl.col("explicit_year")).forward_fill().over(_KEY).alias("sentence_year"),
+        filled(pl.when(year_token).then(pl.col("value").cast(pl.Int32, strict=False))
+               .when(bare_year).then(pl.col("explicit_year")), *_KEY).alias("sentence_year"),
     )
     title_period = pl.when(pl.col("is_title")).then(pl.col("para_period")).drop_nulls().first().over("document_id")
     # the lead's period (the first one the body states) covers later paragraphs that state none,
@@ -239,83 +239,10 @@ def bind_periods(tiles: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
         lead_year.alias("lead_year"),
     ).drop(*PERIOD_FIELDS, "_next_lead", "_names_target", "_is_period", "_opens_clause", "_year_token",
            "_before_comma")
-    tiles = tiles.with_columns(lookup_columns(pl.col("bound_period"), table, PERIOD_FIELDS))
+    tiles = looked_up(tiles, table.rename({"period_phrase": "bound_period"}), ["bound_period"])
     year = resolve_year(pl.col("explicit_year"), pl.col("context_year"), pl.col("relative_year"), pl.col("lead_year"),
                         pl.col("end_month"), pl.col("published_at"), pl.col("year_lost").fill_null(False))
     return tiles.with_columns(year.alias("year"))
-
-
-def assign_measures(tiles: pl.DataFrame) -> pl.DataFrame:
-    """Measure, signed value, unit and qualifier of each number tile (null measure: not a fact)."""
-    yoy_basis = "|".join(re.escape(w) for w in cue_words()["yoy_basis"])
-    kind = pl.col("kind")
-    down = pl.col("yoy_dir").is_in(cue_words()["yoy_down"])
-    diff_down = pl.col("diff").str.contains("^(?:" + "|".join(cue_words()["diff_down"]) + ")|[低慢]$")
-    # "以百亿元领先", "差距扩大到200亿元": a margin between two subjects, not either's level
-    # "比2019年1-7月增长20.5%", "比一季度提高": growth against another period, not on the year
-    previous = pl.col("previous_period_phrase").fill_null("")
-    against_a_period = previous.str.contains("^(?:比|较)") & ~previous.str.contains("上年|去年|上一年") \
-        & ~pl.col("lead").str.contains(r"[,，;；。]")
-    # read in the number's own clause: "受出口增长拉动，宁德出口增长71.6%" is a growth rate
-    clause = pl.col("lead").str.extract(r"([^,，;；。]*)$", 1)
-    # points gained on the same period last year (占比…较同期提高1.99个百分点) change a share, not a gap
-    share_change = (kind == "pp") & clause.str.contains(r"(?:较|比)(?:上年|去年)?同期")
-    not_comparison = clause.str.contains(_not_a_comparison_regex()) | pl.col("lead").str.contains(_MARGIN) \
-        | share_change \
-        | against_a_period
-    sentence_so_far = pl.col("sentence").str.head(pl.col("tile_end"))
-    in_plan = sentence_so_far.str.contains(_target_regex())
-    has_yoy = pl.col("yoy_dir").is_not_null()
-    is_rank_cue = pl.col("rank_verb").is_not_null() | (pl.col("rank_bench").fill_null("").str.len_chars() > 0)
-    base = (
-        pl.when(pl.col("is_class_word")).then(None)
-        .when(kind == "rank").then(pl.when(is_rank_cue).then(pl.lit("rank")))
-        .when(not_comparison).then(None)
-        .when((kind == "pp") & pl.col("diff").is_not_null()).then(pl.lit("diff_pp"))
-        # 同比持平 / 与上年持平: no change on the year is a growth rate of 0, not a gap
-        .when((kind == "level_off") & pl.col("lead").str.contains(f"(?:{yoy_basis})$")).then(pl.lit("yoy_pct"))
-        .when((kind == "level_off") & pl.col("parity").is_not_null()).then(pl.lit("diff_pp"))
-        .when(kind == "level_off").then(pl.when(pl.col("lead").str.contains("同比|上年|去年")).then(pl.lit("yoy_pct")))
-        .when((kind == "percent") & pl.col("share").is_not_null()).then(pl.lit("share_pct"))
-        .when((kind == "percent") & pl.col("avg2y").is_not_null()).then(pl.lit("yoy_pct_2y_avg"))
-        .when(kind.is_in(["percent", "multiple"]) & has_yoy).then(pl.lit("yoy_pct"))
-        # "泉州2.5%的增速", "高于全省平均水平（4.6%）": a rate named after its number, or a
-        # benchmark's own rate in brackets after it
-        .when((kind == "percent") & pl.col("next_lead").fill_null("").str.contains(_POSTPOSED_RATE))
-        .then(pl.lit("yoy_pct"))
-        .when((kind == "percent") & pl.col("lead").str.contains(BENCHMARK_IN_BRACKETS)).then(pl.lit("yoy_pct"))
-        .when(kind == "multiple_special").then(pl.lit("yoy_pct"))
-        .when(kind.is_in(["money", "count", "bare_scaled"]) & ~has_yoy & pl.col("diff").is_null()).then(pl.lit("level"))
-    )
-    tiles = tiles.with_columns(base.alias("_base"), in_plan.alias("in_plan"))
-    base, in_plan = pl.col("_base"), pl.col("in_plan")
-    tiles = tiles.with_columns(
-        pl.when(in_plan & base.is_in(["level", "yoy_pct"])).then(pl.lit("target")).otherwise(base).alias("measure"))
-    measure = pl.col("measure")
-    sign = pl.when((measure == "yoy_pct") & down | (measure == "diff_pp") & diff_down).then(-1.0).otherwise(1.0)
-    unit = (
-        pl.when(base.is_in(["yoy_pct", "share_pct", "yoy_pct_2y_avg"])).then(pl.lit("percent"))
-        .when(base == "diff_pp").then(pl.lit("pp"))
-        .when(base == "rank").then(pl.lit("rank"))
-        .otherwise(pl.col("unit").fill_null("count"))
-    )
-    qpre = pl.col("qpre")
-    qualifier = (
-        pl.when(qpre.is_in(cue_words()["at_least"])).then(pl.lit("at_least"))
-        .when(qpre.is_in(cue_words()["about"])).then(pl.lit("about"))
-        .when(qpre.is_in(cue_words()["at_most"])).then(pl.lit("at_most"))
-        .when(pl.col("suffix_qualifier").is_not_null()).then(pl.col("suffix_qualifier"))
-        .otherwise(pl.lit("exact"))
-    )
-    benchmark = (
-        pl.when(measure == "diff_pp").then(pl.coalesce("benchmark_cue", "benchmark_parity"))
-        .when(measure == "share_pct").then(pl.col("benchmark_cue"))
-        .when(measure == "rank").then(pl.col("benchmark_rank"))
-    )
-    return tiles.with_columns(
-        (pl.col("value") * sign).alias("value"), unit.alias("unit"),
-        qualifier.alias("qualifier"), benchmark.alias("benchmark"),
-    ).drop("_base")
 
 
 _NUMBER = r"[0-9]+(?:\.[0-9]+)?"
@@ -388,6 +315,9 @@ def bind_comparison_lists(tiles: pl.DataFrame, index: EntityIndex) -> pl.DataFra
 def defects(sentences: pl.DataFrame) -> pl.DataFrame:
     """Numbers that cannot be read (defects.csv: lost digits, masks, merged numbers), one row per
     occurrence; char_start is in the paragraph as found."""
+    # only the sentences with a defect are read pattern by pattern (each distinct one checked once)
+    sentences = on_distinct(sentences, ["sentence"], lambda distinct: distinct.with_columns(
+        pl.col("sentence").str.contains(any_defect_regex()).alias("_defective"))).filter("_defective")
     frames = []
     for kind, pattern in defect_patterns():
         frames.append(

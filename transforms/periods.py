@@ -11,12 +11,12 @@ from functools import lru_cache
 
 import polars as pl
 
-from transforms.numbers import parse_numeral
-from transforms.vocabulary import VOCAB_DIR
+from transforms.numbers import parse_numeral, range_separator
+from transforms.vocabulary import VOCAB_DIR, read_patterns
 
 _M = r"(?:1[0-2]|0?[1-9])"
 _CN_M = "[一二两三四五六七八九十]{1,2}"
-_SEP = r"(?:-|~|—|至|到)"
+_SEP = range_separator()
 RELATIVE_YEARS = {"今年": 0, "本年": 0, "当年": 0, "去年": -1, "上年": -1, "上一年": -1, "明年": 1}
 
 
@@ -25,6 +25,14 @@ def period_words() -> dict[str, tuple[int | None, int | None]]:
     table = pl.read_csv(VOCAB_DIR / "periods.csv", comment_prefix="#",
                         schema_overrides={"start_month": pl.Int32, "end_month": pl.Int32})
     return {w: (s, e) for w, s, e in table.iter_rows()}
+
+
+@lru_cache(maxsize=1)
+def compared_period_pattern() -> str:
+    """比一季度, 较2019年1-7月, 比上月: 比/较 and a period a change is measured against
+    (vocab/compared_periods.txt, a month, a month range or 前N个月)."""
+    words = "|".join(re.escape(w) for w in read_patterns(VOCAB_DIR / "compared_periods.txt"))
+    return rf"(?:比|较)(?:20[0-9]{{2}}年)?(?:{words}|{_M}月?{_SEP}{_M}月份?|{_M}月份?|前[0-9]{{1,2}}个月)"
 
 
 @lru_cache(maxsize=1)
@@ -37,9 +45,9 @@ def period_pattern() -> str:
         # a date is not a period; matched first so that 7月31日 is not read as July
         rf"(?:20[0-9]{{2}}年)?{_M}月[0-9]{{1,2}}日"
         # 比上年, 较去年同期: the basis of a growth rate, not the period of the fact
-        # and 比一季度, 较1-5月: the other side of a change between periods
         r"|(?:比|较|同|与|和)(?:上年|去年|上一年)(?:同期)?"
-        rf"|(?:比|较)(?:20[0-9]{{2}}年)?(?:一季度|二季度|三季度|上半年|前三季度|上月|上季度|年初|{_M}月?{_SEP}{_M}月份?|{_M}月份?|前[0-9]{{1,2}}个月)"
+        # and 比一季度, 较1-5月: the other side of a change between periods
+        rf"|{compared_period_pattern()}"
         rf"|[,，:：]年[,，]"
         rf"|从{rel}?{year}?{_M}月份?起"
         rf"|截至{rel}?{year}?{_M}月(?:底|末|份)?"

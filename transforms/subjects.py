@@ -22,9 +22,9 @@ import re
 import polars as pl
 
 from transforms import gazetteer
+from transforms.distinct import looked_up
 from transforms.entities import SCOPE_PREFIX, EntityIndex, plausible_name
 from transforms.groups import GROUP_SEPARATOR, group_entity
-from transforms.mentions import lookup_columns
 
 # "高于全省平均水平（4.6%）": the benchmark whose own rate stands in the brackets (captured)
 _WHOLE_SCOPES = ("全国", "全省", "全市", "全区")
@@ -50,31 +50,31 @@ def _shared_names(tiles: pl.DataFrame, index: EntityIndex, context: pl.DataFrame
                         orient="row")
 
 
-def _document_subject() -> pl.Expr:
+def _document_subjects(tiles: pl.DataFrame) -> pl.DataFrame:
+    """document_id → doc_subject, in one pass over the documents' tiles (in order)."""
     own = pl.col("entity_own")
     # a generic word nothing resolved (保税区) is the subject only when nothing better is named
     generic = own.is_in(list(gazetteer.zone_words()))
     real = own.is_not_null() & ~own.str.starts_with(SCOPE_PREFIX) & ~generic
-    title = pl.when(pl.col("is_title") & real).then(own).drop_nulls().first().over("document_id")
-    lead = pl.when(~pl.col("is_title") & (pl.col("para_no") < LEAD_PARAGRAPHS) & real).then(own) \
-        .drop_nulls().first().over("document_id")
-    anywhere = pl.when(real).then(own).drop_nulls().first().over("document_id")
-    national = pl.when((own == SCOPE_PREFIX + "country").any().over("document_id")).then(pl.lit("中国"))
-    unresolved = pl.when(generic).then(own).drop_nulls().first().over("document_id")
-    return pl.coalesce(title, lead, "url_subject", anywhere, unresolved, national)
+    title = pl.when(pl.col("is_title") & real).then(own).drop_nulls().first()
+    lead = pl.when(~pl.col("is_title") & (pl.col("para_no") < LEAD_PARAGRAPHS) & real).then(own).drop_nulls().first()
+    anywhere = pl.when(real).then(own).drop_nulls().first()
+    national = pl.when((own == SCOPE_PREFIX + "country").any()).then(pl.lit("中国"))
+    unresolved = pl.when(generic).then(own).drop_nulls().first()
+    return tiles.group_by("document_id").agg(
+        pl.coalesce(title, lead, pl.col("url_subject").first(), anywhere, unresolved, national).alias("doc_subject"))
 
 
 def bind_entities(tiles: pl.DataFrame, index: EntityIndex, context: pl.DataFrame) -> pl.DataFrame:
-    tiles = tiles.join(context.select("document_id", "url_subject"), on="document_id", how="left") \
-        .join(_shared_names(tiles, index, context), on=["document_id", "entity_form"], how="left")
+    tiles = looked_up(tiles, context.select("document_id", "url_subject"), ["document_id"])
+    tiles = looked_up(tiles, _shared_names(tiles, index, context), ["document_id", "entity_form"])
     # the forms the tiles name, not the whole gazetteer, make the lookup table
     forms = {f: index.canonical[f] for f in tiles.get_column("entity_form").drop_nulls().unique().to_list()
              if f in index.canonical}
     canonical = pl.col("entity_form").replace_strict(forms, default=None, return_dtype=pl.String)
     tiles = tiles.with_columns(pl.coalesce("enum_entity", "_shared", canonical).alias("entity_own")).drop("_shared")
-    tiles = tiles.with_columns(
+    tiles = looked_up(tiles, _document_subjects(tiles), ["document_id"]).with_columns(
         pl.col("entity_own").forward_fill().over("para_id").alias("para_entity"),
-        _document_subject().alias("doc_subject"),
         # a heading's or title's own subject; its 全市 (领跑全市) is a benchmark, not a subject
         pl.when(pl.col("is_heading") | pl.col("is_title")).then(
             pl.when(~pl.col("entity_own").str.starts_with(SCOPE_PREFIX)).then(pl.col("entity_own"))
@@ -92,18 +92,12 @@ def bind_entities(tiles: pl.DataFrame, index: EntityIndex, context: pl.DataFrame
     resolved = []
     for subject_raw, doc_subject, cue, rank_cue, parity_cue in tiles.select(keys).unique().iter_rows():
         subject = _resolve_scope(subject_raw, doc_subject, index)
-        resolved.append({
-            "subject_raw": subject_raw, "doc_subject": doc_subject, "cue": cue, "rank_cue": rank_cue,
-            "parity_cue": parity_cue, "entity": subject,
-            "entity_type": index.entity_type.get(subject) if subject else None,
-            "benchmark_cue": benchmark_of(cue, subject, index),
-            "benchmark_rank": benchmark_of(rank_cue, subject, index),
-            "benchmark_parity": benchmark_of(parity_cue, subject, index),
-        })
+        resolved.append((subject_raw, doc_subject, cue, rank_cue, parity_cue, subject,
+                         index.entity_type.get(subject) if subject else None, benchmark_of(cue, subject, index),
+                         benchmark_of(rank_cue, subject, index), benchmark_of(parity_cue, subject, index)))
     outputs = ["entity", "entity_type", "benchmark_cue", "benchmark_rank", "benchmark_parity"]
-    key = pl.concat_str([pl.col(k).fill_null("\x00") for k in keys], separator="\x01")
-    table = {"\x01".join(r[k] if r[k] is not None else "\x00" for k in keys): r for r in resolved}
-    return tiles.with_columns(lookup_columns(key, table, {c: pl.String for c in outputs}))
+    table = pl.DataFrame(resolved, schema={c: pl.String for c in keys + outputs}, orient="row")
+    return looked_up(tiles, table, keys)
 
 
 def _resolve_scope(name: str | None, doc_subject: str | None, index: EntityIndex) -> str | None:

@@ -77,6 +77,11 @@ def _same_period(a: str, b: str) -> bool:
         {(p["start_month"], p["end_month"]) for p in ps if p["period_kind"] != "bare_year"}) <= 1
 
 
+@lru_cache(maxsize=4096)
+def _simplified(text: str) -> str:   # labels and captions repeat from table to table
+    return to_simplified(text)
+
+
 def _figure(text: str) -> re.Match[str] | None:   # a number, with at most a unit word after it
     return m if (m := _NUMBER.fullmatch(text)) and (not (u := m.group(3).strip()) or u in _units()) else None
 
@@ -107,7 +112,7 @@ class _Para:
     no: int
     display: str
     norm: str
-    offsets: list[int] | None   # norm → display, len(norm) + 1 (a material paragraph's)
+    mapping: bytes | None   # norm_to_display (transforms.clean): null when norm and display share offsets
     material: bool        # short, and not the title: may be part of a table
     header: bool          # may be a table's header (a measure word and a separator, or 指标 alone)
 
@@ -115,10 +120,14 @@ class _Para:
     def cells(self) -> list[_Cell]:
         # a cell (指標) can escape the paragraph's conversion; a "\t" between figures or CJK is taken out
         # of the reading (transforms.noise): a cell also ends where one was, after its last character
-        text, at = to_simplified(self.norm), self.offsets
-        taken = [k for k in range(1, len(text))
-                 if at[k] > at[k - 1] + 1 and _CUT.search(self.display, at[k - 1] + 1, at[k])]
-        cuts = sorted([(-1, 0), (len(text), None), *((k, k + 1) for k, ch in enumerate(text) if ch in "|\t"),
+        text = _simplified(self.norm)
+        if self.mapping is None:   # nothing was taken out
+            at, taken = list(range(len(text) + 1)), []
+        else:
+            at = np.frombuffer(self.mapping, dtype="<i4").tolist()
+            taken = [k for k in range(1, len(text))
+                     if at[k] > at[k - 1] + 1 and _CUT.search(self.display, at[k - 1] + 1, at[k])]
+        cuts = sorted([(-1, 0), (len(text), None), *(m.span() for m in _CUT.finditer(text)),
                        *((k, k) for k in taken)])
         out = []
         for (_, s), (e, _) in zip(cuts, cuts[1:]):
@@ -203,7 +212,7 @@ def _caption(paras: list[_Para], i: int, corner: str) -> tuple[str, str | None]:
     for p in reversed(paras[max(0, i - 2):i]):   # the title too: a document may open with its table
         if len(p.norm) > _MAX_CAPTION_CHARS or "。" in p.norm or _CUT.search(p.display):
             break
-        lines.append(to_simplified(p.norm).strip())
+        lines.append(_simplified(p.norm).strip())
         if not _UNIT_NOTE.match(lines[-1]):
             break
     units = [m.group(1) for n in [*lines, corner] if (m := _UNIT_NOTE.search(n)) and m.group(1) in _units()]
@@ -259,9 +268,11 @@ def _table_at(paras: list[_Para], i: int, edits: dict[int, tuple | None]) -> int
     found: dict[int, tuple | None] = {}
     for row in rows:
         span = range(row[0][1], row[-1][1] + 1)
-        starts = np.cumsum([0] + [len(paras[k].display) + 1 for k in span])   # lines joined by "\n"
         display = "\n".join(paras[k].display for k in span)
-        cells = [_Cell(c.text, [x + int(starts[k - span[0]]) for x in c.at]) for c, k in row]
+        cells = [c for c, _ in row]
+        if len(span) > 1:   # cells one per line: their offsets move to the lines' places in the row
+            starts = np.cumsum([0] + [len(paras[k].display) + 1 for k in span])   # lines joined by "\n"
+            cells = [_Cell(c.text, [x + int(starts[k - span[0]]) for x in c.at]) for c, k in row]
         cols = columns if len(cells) <= width else [_Column("label")] + columns   # a header without its corner
         if (read := _read_row(cols, cells, period, unit, len(display))) is not None:
             found[paras[span[0]].no] = (display, *read)
@@ -286,9 +297,7 @@ def read_tables(paras: pl.DataFrame) -> pl.DataFrame:
     # cell by cell and character by character, which no column expression does
     rows = candidates.select(*_KEY, *_READ, "_material", "_header").iter_rows()
     for document_id, doc in groupby(rows, key=lambda r: r[0]):
-        items = [_Para(no, display, text, (list(range(len(text) + 1)) if mapping is None else np.frombuffer(
-            mapping, dtype="<i4").tolist()) if ok else None, ok, is_header)
-                 for _, no, display, text, mapping, ok, is_header in doc]
+        items = [_Para(no, display, text, mapping, ok, is_header) for _, no, display, text, mapping, ok, is_header in doc]
         found, i = {}, 0
         while i < len(items):
             i = _table_at(items, i, found) if items[i].header else i + 1

@@ -16,7 +16,7 @@ VOCAB_DIR = Path(__file__).with_name("vocab")
 
 @dataclass(frozen=True)
 class Vocabulary:
-    indicators: pl.DataFrame   # code, name_zh, name_en, surface_forms, unit_kind, category
+    indicators: pl.DataFrame   # code, name_zh, name_en, surface_forms, unit_kind, category, headline, segmented, part_of
     entities: pl.DataFrame     # name, entity_type, parent, aliases (list)
     breakdowns: pl.DataFrame   # surface_form, parent: a part of an indicator, read as parent + segment
 
@@ -38,6 +38,11 @@ def load_vocabulary() -> Vocabulary:
     
 def indicator_dimension(vocabulary: Vocabulary) -> pl.DataFrame:
     return vocabulary.indicators.select("code", "name_zh", "name_en", "unit_kind", "category")
+
+
+def segmented_indicators(vocabulary: Vocabulary) -> set[str]:
+    """Codes whose figures name a segment (the ``segmented`` column of indicators.csv)."""
+    return set(vocabulary.indicators.filter(pl.col("segmented") == "1")["code"])
 
 
 def entity_dimension(vocabulary: Vocabulary) -> pl.DataFrame:

@@ -17,6 +17,7 @@ from typing import Any
 
 import duckdb
 
+from warehouse import history
 from warehouse.migrate import migrate
 
 STAGED_TABLES = ("documents", "quarantine", "observations", "entities", "defects", "unmapped", "coverage")
@@ -156,7 +157,7 @@ def publish(work: Path, warehouse: Path) -> None:
 
 
 def known_document_ids(con: duckdb.DuckDBPyConnection) -> set[str]:
-    return {row[0] for row in con.execute("SELECT document_id FROM documents").fetchall()}
+    return history.known_document_ids(con)
 
 
 @dataclass(frozen=True)
@@ -233,10 +234,31 @@ def _period_key(alias: str = "") -> str:
     return _KEY.format(f"concat_ws('|', {parts})")
 
 
-def _register_frame(con: duckdb.DuckDBPyConnection, name: str, frame) -> None:
-    """Expose a Polars frame to SQL without pyarrow (not a dependency): DuckDB reads the
-    Arrow C stream directly. The stream can be scanned once, so use ``name`` in one query."""
-    con.register(name, frame.__arrow_c_stream__())
+# Deterministic ids of staged rows: loading a batch again finds its rows, and a re-extraction
+# finds which rows of its documents it no longer reads.
+_OBSERVATION_ID = """md5(concat_ws('|', o.document_id, o.entity, coalesce(o.year::VARCHAR, '?'),
+    coalesce(o.start_month::VARCHAR, '?'), coalesce(o.end_month::VARCHAR, '?'), o.indicator,
+    coalesce(o.segment, ''), o.measure, coalesce(o.benchmark, ''), o.value::VARCHAR, o.qualifier))"""
+_DEFECT_ID = "md5(concat_ws('|', document_id, kind, char_start::VARCHAR, text))"
+_MENTION_ID = "md5(concat_ws('|', document_id, phrase, measure, coalesce(value::VARCHAR, ''), evidence))"
+
+
+def _drop_unread(con: duckdb.DuckDBPyConnection, table: str, key: str, staged_ids: str | None) -> None:
+    """Delete the rows of the run's documents (``_run_docs``) that the staged ones no longer hold:
+    a re-extracted document keeps exactly what this extraction read."""
+    kept = f"AND {key} NOT IN ({staged_ids})" if staged_ids else ""
+    con.execute(f"DELETE FROM {table} WHERE document_id IN (SELECT document_id FROM _run_docs) {kept}")
+
+
+def _insert_new(con: duckdb.DuckDBPyConnection, table: str, key: str, key_sql: str, staged: str, run_id: str,
+                columns: str) -> int:
+    """Insert the staged rows whose key ``table`` lacks (one per key), stamped with ``run_id``."""
+    return con.execute(f"""
+        INSERT INTO {table}
+        SELECT DISTINCT ON (new_key) new_key, {columns}, ?
+        FROM (SELECT {key_sql} AS new_key, * FROM {staged})
+        ON CONFLICT ({key}) DO NOTHING
+    """, [run_id]).fetchall()[0][0]
 
 
 def load_staged(
@@ -248,6 +270,9 @@ def load_staged(
     vocabulary_entities,
     fail_after: str | None = None,
     before_commit: Callable[[duckdb.DuckDBPyConnection, LoadCounts], None] | None = None,
+    fingerprint: str | None = None,
+    inbox: str | None = None,
+    corrections=None,
 ) -> LoadCounts:
     """Load one run's staged parquet files in a single transaction (all or nothing).
 
@@ -256,11 +281,21 @@ def load_staged(
     ``before_commit(con, counts)`` runs inside the transaction after every insert,
     so what it writes (the run's ``pipeline_runs`` row) commits or rolls back with
     the load.
+
+    Every staged document is new or re-extracted: its staged facts, defects and unmapped
+    mentions replace its stored ones, and a new version of a file (same ``inbox`` and path)
+    supersedes the stored one (``warehouse.history``). ``fingerprint`` is the extractor's
+    (``transforms.fingerprint``; the vocabulary files' by default), ``corrections`` the
+    corrections file as read now (None keeps the stored ones); the fact history is brought
+    up to date with both before ``before_commit``.
     """
+    if fingerprint is None:
+        from transforms.fingerprint import extractor_fingerprint
+        fingerprint = extractor_fingerprint()
     counts = dict(documents=0, observations=0, quarantined=0, defects=0, unmapped=0, entities=0)
     con.execute("BEGIN TRANSACTION")
     try:
-        _register_frame(con, "vocab_indicators", indicators)
+        history.register_frame(con, "vocab_indicators", indicators)
         con.execute(f"""
             INSERT INTO dim_indicator
             SELECT {_KEY.format('code')}, code, name_zh, name_en, unit_kind, category FROM vocab_indicators
@@ -270,8 +305,8 @@ def load_staged(
         # the gazetteer and national zones (transforms.gazetteer), then the vocabulary's own
         # entities, which win where both name the same entity
         from transforms.gazetteer import dimension as gazetteer_dimension
-        _register_frame(con, "gazetteer_entities",
-                        gazetteer_dimension(exclude=vocabulary_entities.get_column("name").to_list()))
+        history.register_frame(con, "gazetteer_entities",
+                               gazetteer_dimension(exclude=vocabulary_entities.get_column("name").to_list()))
         con.execute(f"""
             INSERT INTO dim_entity (entity_id, name, entity_type, parent, aliases, origin, admin_code)
             SELECT {_entity_key('name')}, name, entity_type, parent, aliases, 'gazetteer', admin_code
@@ -279,28 +314,21 @@ def load_staged(
             ON CONFLICT (entity_id) DO UPDATE SET entity_type = excluded.entity_type, parent = excluded.parent,
                 aliases = excluded.aliases, admin_code = excluded.admin_code, origin = 'gazetteer'
         """)
-        _register_frame(con, "vocab_entities", vocabulary_entities)
+        history.register_frame(con, "vocab_entities", vocabulary_entities)
         con.execute(f"""
             INSERT INTO dim_entity (entity_id, name, entity_type, parent, aliases, origin)
             SELECT {_entity_key('name')}, name, entity_type, parent, aliases, 'vocabulary' FROM vocab_entities
             ON CONFLICT (entity_id) DO UPDATE SET entity_type = excluded.entity_type,
                 parent = excluded.parent, aliases = excluded.aliases, origin = 'vocabulary'
         """)
-        docs = _parquet(staging, "documents")
-        if docs:
-            counts["documents"] = con.execute(f"""
-                INSERT INTO documents
-                SELECT document_id, path, stem, sha256, size_bytes, encoding, format, title, title_source,
-                       published_at, date_source, source_url, text, now()::TIMESTAMP, ?
-                FROM {docs}
-                ON CONFLICT (document_id) DO NOTHING
-            """, [run_id]).fetchall()[0][0]
-        coverage = _parquet(staging, "coverage")
+        counts["documents"] = history.register_documents(
+            con, _parquet(staging, "documents"), run_id=run_id, inbox=inbox, fingerprint=fingerprint)
+        coverage = history.current_only(_parquet(staging, "coverage"))
         if coverage:
             con.execute(f"""
                 INSERT INTO document_coverage
                 SELECT DISTINCT ON (document_id) document_id, cue_numbers, ? FROM {coverage}
-                ON CONFLICT (document_id) DO NOTHING
+                ON CONFLICT (document_id) DO UPDATE SET cue_numbers = excluded.cue_numbers
             """, [run_id])
         if fail_after == "documents":
             raise RuntimeError("injected failure after loading documents")
@@ -312,7 +340,8 @@ def load_staged(
                 FROM {ents}
                 ON CONFLICT (entity_id) DO NOTHING
             """).fetchall()[0][0]
-        obs = _parquet(staging, "observations")
+        obs = history.current_only(_parquet(staging, "observations"))
+        _drop_unread(con, "fact_observation", "observation_id", obs and f"SELECT {_OBSERVATION_ID} FROM {obs} o")
         if obs:
             con.execute(f"""
                 INSERT INTO dim_period
@@ -325,20 +354,19 @@ def load_staged(
             counts["observations"] = con.execute(f"""
                 INSERT INTO fact_observation
                 SELECT
-                    md5(concat_ws('|', o.document_id, o.entity, coalesce(o.year::VARCHAR, '?'),
-                        coalesce(o.start_month::VARCHAR, '?'), coalesce(o.end_month::VARCHAR, '?'), o.indicator,
-                        coalesce(o.segment, ''), o.measure, coalesce(o.benchmark, ''), o.value::VARCHAR,
-                        o.qualifier)) AS observation_id,
+                    {_OBSERVATION_ID} AS observation_id,
                     o.document_id,
                     {_entity_key('o.entity')},
                     {_period_key('o.')},
                     {_KEY.format('o.indicator')},
                     o.segment, o.measure, o.value, o.unit, o.qualifier,
                     CASE WHEN o.benchmark IS NULL THEN NULL ELSE {_entity_key('o.benchmark')} END,
-                    o.evidence, o.char_start, o.char_end, o.dq_flags, o.extractor_version, ?
+                    o.evidence, o.char_start, o.char_end, o.dq_flags, o.extractor_version, ?, ?
                 FROM {obs} o
                 ON CONFLICT (observation_id) DO NOTHING
-            """, [run_id]).fetchall()[0][0]
+            """, [run_id, fingerprint]).fetchall()[0][0]
+        con.execute("UPDATE fact_observation SET fingerprint = ? WHERE fingerprint IS DISTINCT FROM ? "
+                    "AND document_id IN (SELECT document_id FROM _run_docs)", [fingerprint, fingerprint])
         if fail_after == "observations":
             raise RuntimeError("injected failure after loading observations")
         quar = _parquet(staging, "quarantine")
@@ -350,26 +378,20 @@ def load_staged(
                                            detail)) AS qid, * FROM {quar})
                 ON CONFLICT (quarantine_id) DO NOTHING
             """, [run_id]).fetchall()[0][0]
-        defects = _parquet(staging, "defects")
+        defects = history.current_only(_parquet(staging, "defects"))
+        _drop_unread(con, "source_defects", "defect_id", defects and f"SELECT {_DEFECT_ID} FROM {defects}")
         if defects:
-            counts["defects"] = con.execute(f"""
-                INSERT INTO source_defects
-                SELECT DISTINCT ON (did) did, document_id, kind, text, sentence, char_start, ?
-                FROM (SELECT md5(concat_ws('|', document_id, kind, char_start::VARCHAR, text)) AS did, *
-                      FROM {defects})
-                ON CONFLICT (defect_id) DO NOTHING
-            """, [run_id]).fetchall()[0][0]
-        unmapped = _parquet(staging, "unmapped")
+            counts["defects"] = _insert_new(con, "source_defects", "defect_id", _DEFECT_ID, defects, run_id,
+                                            "document_id, kind, text, sentence, char_start")
+        unmapped = history.current_only(_parquet(staging, "unmapped"))
+        _drop_unread(con, "unmapped_mentions", "mention_id", unmapped and f"SELECT {_MENTION_ID} FROM {unmapped}")
         if unmapped:
-            counts["unmapped"] = con.execute(f"""
-                INSERT INTO unmapped_mentions
-                SELECT DISTINCT ON (mid) mid, document_id, phrase, measure, value, unit, evidence, ?
-                FROM (SELECT md5(concat_ws('|', document_id, phrase, measure, coalesce(value::VARCHAR, ''),
-                                           evidence)) AS mid, * FROM {unmapped})
-                ON CONFLICT (mention_id) DO NOTHING
-            """, [run_id]).fetchall()[0][0]
+            counts["unmapped"] = _insert_new(con, "unmapped_mentions", "mention_id", _MENTION_ID, unmapped, run_id,
+                                             "document_id, phrase, measure, value, unit, evidence")
+        history.record(con, run_id, kind="load", fingerprint=fingerprint, corrections=corrections)
         if before_commit is not None:
             before_commit(con, LoadCounts(**counts))
+        con.execute("UPDATE pipeline_runs SET fingerprint = ? WHERE run_id = ?", [fingerprint, run_id])
         con.execute("COMMIT")
     except BaseException:
         try:

@@ -6,22 +6,23 @@ and then proves that the next normal run leaves the warehouse exactly like a cle
 the same inbox (``reference``): same row counts, and each document's facts exactly once.
 
 The SIGKILL cases run ``run_pipeline`` with ``run_plain`` in ``python -c`` subprocesses
-(no Prefect server). They are started together, once per session (``kill_runs``), so their
-import and GX warm-up costs overlap; each test only waits for its own process.
+(no Prefect server), with the fault hook (``faults/hook``) killing each at its stage. They are
+started together, once per session (``kill_runs``), so their import and GX warm-up costs
+overlap; each test only waits for its own process.
 """
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from conftest import COUNTED_TABLES, MAX_FILE_BYTES, ROOT, write_inbox
+from conftest import COUNTED_TABLES, MAX_FILE_BYTES, ROOT, query, table_counts, write_inbox
+from faults.hook import fault_hook
 
 PYTHON = ROOT / ".venv" / "bin" / "python"
 # One new document with facts, one of them an error-severity failure (GDP +900%).
@@ -31,33 +32,21 @@ NEW_DOC = ("重庆高新区2025年上半年经济运行情况\n"
            "一般公共预算收入同比增长900%。\n"
            "2025年上半年，重庆高新区GDP同比增长900%。\n")
 DATA_TABLES = tuple(t for t in COUNTED_TABLES if t != "pipeline_runs")
-KILL_STAGES = ("discover", "read", "extract", "validate", "load", "quality", "publish")
+KILL_STAGES = ("discover", "read", "extract", "reextract", "validate", "load", "quality", "publish")
 
 KILL_SCRIPT = """
 import sys
 from pathlib import Path
 from flows.pipeline import run_pipeline
 from flows.settings import Settings
-warehouse, inbox, max_bytes, fault = sys.argv[1:5]
-run_pipeline(Settings(warehouse=Path(warehouse), inbox=Path(inbox), max_file_bytes=int(max_bytes)), fault=fault)
+warehouse, inbox, max_bytes = sys.argv[1:4]
+run_pipeline(Settings(warehouse=Path(warehouse), inbox=Path(inbox), max_file_bytes=int(max_bytes)))
 print("NOT KILLED", flush=True)
 """
 
 
-def counts(path: Path, tables=COUNTED_TABLES) -> dict[str, int]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in tables}
-    finally:
-        con.close()
-
-
-def rows(path: Path, sql: str, params=None) -> list[tuple]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        return con.execute(sql, params or []).fetchall()
-    finally:
-        con.close()
+counts = table_counts   # the names the fault tests use
+rows = query
 
 
 FACTS_SQL = """
@@ -155,6 +144,16 @@ def assert_exactly_once(warehouse: Path, ref: Reference) -> None:
     assert rows(warehouse, "SELECT count(*) - count(DISTINCT observation_id) FROM fact_observation") == [(0,)]
 
 
+def make_stale(warehouse: Path) -> int:
+    """Mark every stored document of ``warehouse`` as read by no known extractor (as migration 010
+    leaves them): the next run re-extracts them all. Returns how many there are."""
+    con = duckdb.connect(str(warehouse))
+    try:
+        return con.execute("UPDATE documents SET fingerprint = NULL").fetchall()[0][0]
+    finally:
+        con.close()
+
+
 def leftovers(case: Case) -> list[str]:
     """Staging dirs and publish temp files that a run left behind."""
     wh = case.warehouse
@@ -185,17 +184,20 @@ class KillRun:
 
 @pytest.fixture(scope="session", autouse=True)
 def kill_runs(base, tmp_path_factory) -> dict[str, KillRun]:
-    """Start one ``kill:<stage>`` subprocess per stage, all at once, when the first fault test starts
-    (autouse), so they run while the in-process cases do; test_sigkill.py waits on each."""
+    """Start one subprocess per stage with the fault ``kill:<stage>`` installed, all at once, when the
+    first fault test starts (autouse), so they run while the in-process cases do; test_sigkill.py
+    waits on each."""
     root = tmp_path_factory.mktemp("fault-kill")
     runs: dict[str, KillRun] = {}
     for stage in KILL_STAGES:
         case = make_case(base, root / stage)
+        if stage == "reextract":
+            make_stale(case.warehouse)      # so that the run has stored documents to re-extract
         before = counts(case.warehouse)
         proc = subprocess.Popen(
-            [str(PYTHON), "-c", KILL_SCRIPT, str(case.warehouse), str(case.inbox), str(MAX_FILE_BYTES),
-             f"kill:{stage}"],
-            cwd=ROOT, env=subprocess_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            [str(PYTHON), "-c", KILL_SCRIPT, str(case.warehouse), str(case.inbox), str(MAX_FILE_BYTES)],
+            cwd=ROOT, env=fault_hook.environment(f"kill:{stage}", subprocess_env()),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         runs[stage] = KillRun(stage, case, before, proc)
     yield runs
     for run in runs.values():

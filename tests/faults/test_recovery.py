@@ -22,6 +22,7 @@ import pytest
 from conftest import MAX_FILE_BYTES, ROOT
 from faults.conftest import (DATA_TABLES, NEW_DOC, NEW_DOC_NAME, PYTHON, assert_exactly_once, counts,
                              leftovers, make_case, rows)
+from faults.hook import fault_hook
 from flows import cli
 from flows.pipeline import KnownDocuments, PipelineFailed, discover_stage, read_parse_stage, run_pipeline, run_plain
 from flows.settings import AlertSettings
@@ -36,11 +37,12 @@ def _data(c: dict) -> dict:
 
 
 def test_failed_write_during_load_rolls_back_then_next_run_is_exact(base, reference, tmp_path):
-    """The injected failing writer at the DuckDB boundary: load raises after the observations insert."""
+    """The injected failing writer at the DuckDB boundary: the load raises inside its transaction,
+    after the observations (and every other row) are inserted."""
     case = make_case(base, tmp_path)
     before = counts(case.warehouse)
-    with pytest.raises(PipelineFailed) as info:
-        run_pipeline(case.settings(), fault="load")
+    with pytest.raises(PipelineFailed) as info, fault_hook.injected("load"):
+        run_pipeline(case.settings())
     assert "injected failure after loading observations" in info.value.summary["error"]
     after = counts(case.warehouse)
     assert _data(after) == _data(before)
@@ -290,7 +292,7 @@ def test_file_deleted_or_rewritten_between_discover_and_read_stages(tmp_path):
     (inbox / "gone.txt").write_text("2024年，重庆高新区地区生产总值同比增长6.0%。\n", encoding="utf-8")
     (inbox / "changed.txt").write_text("旧内容：2024年，重庆高新区地区生产总值同比增长6.0%。\n", encoding="utf-8")
     (inbox / "grown.txt").write_text("短。", encoding="utf-8")
-    paths = discover_stage(str(inbox), 1000)
+    paths = discover_stage(str(inbox), 1000).paths
     assert paths == ["changed.txt", "gone.txt", "grown.txt"]
     (inbox / "gone.txt").unlink()
     new_text = "新内容：2025年，重庆高新区地区生产总值同比增长5.1%。\n"

@@ -1,7 +1,9 @@
-"""SIGKILL at each stage of a run (``fault="kill:<stage>"``, run_plain in a subprocess).
+"""SIGKILL at each stage of a run (the fault hook's ``kill:<stage>``, run_plain in a subprocess).
 
 The published snapshot is untouched (publish is one rename: old or new, never half), the
 lock dies with the process, and the next normal run leaves exactly the rows of a clean run.
+The ``reextract`` case runs on a warehouse whose documents an unknown extractor read: killed
+while re-extracting them, the next run re-extracts each exactly once.
 """
 from __future__ import annotations
 
@@ -37,3 +39,11 @@ def test_sigkill_at_stage_then_next_run_is_exact(stage, kill_runs, reference):
         assert summary["documents_new"] == 0
     else:
         assert summary["documents_new"] == 1
+    if stage == "reextract":
+        stored = run.before["documents"]
+        assert summary["documents_reextracted"] == stored
+        # the same extractor read the same texts: re-extraction changed no fact, only NEW_DOC added some
+        assert [line.split(":")[0] for line in summary["fact_changes"]] == ["new document"]
+        assert rows(run.case.warehouse, "SELECT count(*), count(fingerprint), count(DISTINCT fingerprint) "
+                                        "FROM documents") == [(stored + 1, stored + 1, 1)]
+        assert rows(run.case.warehouse, "SELECT count(*) FROM reextraction_impact") == [(0,)]   # nothing moved

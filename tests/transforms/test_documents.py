@@ -61,6 +61,16 @@ def one_doc(path: str = "a.txt", content: bytes | str = BODY, **kw) -> dict:
     return docs.row(0, named=True)
 
 
+def assert_fields(row: dict, **want) -> None:
+    """The named fields of a document row have these values (the others are not looked at)."""
+    assert {name: row[name] for name in want} == want
+
+
+def by_date(table: dict[dt.date | None, list[str]]) -> list:
+    """``(text, date)`` params from texts grouped under the date each must give (``None``: no date)."""
+    return [pytest.param(text, date, id=text) for date, texts in table.items() for text in texts]
+
+
 def one_rejection(path: str = "a.txt", content: bytes | str | None = BODY, max_bytes=None, **kw):
     raw = raw_frame({"path": path, "content": content, **kw})
     if max_bytes is None:
@@ -223,12 +233,8 @@ def test_markdown_with_front_matter_in_txt_file():
         "`代码` 和 __下划线强调__ 以及 snake_case_name\n"
     )
     row = one_doc("sip.txt", md)
-    assert row["format"] == "markdown"
-    assert row["title"] == "苏州工业园区前三季度经济运行"
-    assert row["title_source"] == "front_matter"
-    assert row["published_at"] == dt.date(2023, 10, 20)
-    assert row["date_source"] == "front_matter"
-    assert row["source_url"] == "https://example.com/sip"
+    assert_fields(row, format="markdown", title="苏州工业园区前三季度经济运行", title_source="front_matter",
+                  published_at=dt.date(2023, 10, 20), date_source="front_matter", source_url="https://example.com/sip")
     assert row["text"] == (
         "前三季度经济运行\n"
         "\n"
@@ -297,11 +303,8 @@ HTML = """<!DOCTYPE html>
 
 def test_html_structure_is_stripped():
     row = one_doc("ningbo.txt", HTML)
-    assert row["format"] == "html"
-    assert row["title"] == "宁波市2024年国民经济和社会发展统计公报"
-    assert row["title_source"] == "html"
-    assert row["published_at"] == dt.date(2025, 1, 20)
-    assert row["date_source"] == "html_meta"
+    assert_fields(row, format="html", title="宁波市2024年国民经济和社会发展统计公报", title_source="html",
+                  published_at=dt.date(2025, 1, 20), date_source="html_meta")
     assert row["text"] == (
         "一、综合\n"
         "全市实现地区生产总值 17965.3亿元，按可比价格计算，比上年增长5.4%。\n"
@@ -442,32 +445,15 @@ def test_source_url_precedence():
 # --------------------------------------------------------------------------- dated lines
 
 
-@pytest.mark.parametrize(
-    ("line", "date"),
-    [
-        ("2024/9/15 12:49:00", dt.date(2024, 9, 15)),
-        ("2024/9/15", dt.date(2024, 9, 15)),
-        ("2023-07-31", dt.date(2023, 7, 31)),
-        ("2023-07-31 08:00", dt.date(2023, 7, 31)),
-        ("2023.07.31", dt.date(2023, 7, 31)),
-        ("2023年7月31日", dt.date(2023, 7, 31)),
-        ("2023年07月31日 10:20", dt.date(2023, 7, 31)),
-        ("发布时间：2023-07-31", dt.date(2023, 7, 31)),
-        ("来源：区融媒体中心 2023-07-31", dt.date(2023, 7, 31)),
-        ("TUhjnbcbe - 2024/9/15 12:49:00", dt.date(2024, 9, 15)),
-        ("发布时间：2022-04-26 09:15  浏览次数：1024", dt.date(2022, 4, 26)),
-        # negatives
-        ("2023年7月31日，全区召开大会，部署下半年重点工作。", None),
-        ("2023年7月31日，全区召开大会", None),
-        ("2023-13-45", None),
-        ("2023-02-30", None),
-        ("1989-06-01", None),
-        ("2101-01-01", None),
-        ("营收2021.12.3亿元", None),
-        ("编号12023-07-31", None),
-        ("来源：" + "很长的来源名称" * 7 + " 2023-07-31", None),  # label too long
-    ],
-)
+@pytest.mark.parametrize(("line", "date"), by_date({
+    dt.date(2024, 9, 15): ["2024/9/15 12:49:00", "2024/9/15", "TUhjnbcbe - 2024/9/15 12:49:00"],
+    dt.date(2023, 7, 31): ["2023-07-31", "2023-07-31 08:00", "2023.07.31", "2023年7月31日", "2023年07月31日 10:20",
+                           "发布时间：2023-07-31", "来源：区融媒体中心 2023-07-31"],
+    dt.date(2022, 4, 26): ["发布时间：2022-04-26 09:15  浏览次数：1024"],
+    None: ["2023年7月31日，全区召开大会，部署下半年重点工作。", "2023年7月31日，全区召开大会",
+           "2023-13-45", "2023-02-30", "1989-06-01", "2101-01-01", "营收2021.12.3亿元", "编号12023-07-31",
+           "来源：" + "很长的来源名称" * 7 + " 2023-07-31"],  # the last one: its label is too long
+}))
 def test_dated_line_rules(line, date):
     row = one_doc("d.txt", f"区域经济简报\n{line}\n\n{BODY}")
     assert row["published_at"] == date
@@ -648,15 +634,14 @@ def test_html_description_the_body_repeats_is_not_added() -> None:
     assert one_doc("a.html", page)["text"].count("同比增长5.5%") == 1
 
 
-@pytest.mark.parametrize("url,date", [
-    ("http://news.example.cn/system/2019/03/08/000123.shtml", dt.date(2019, 3, 8)),
-    ("http://www.example.gov.cn/zwgk/202311/t20231105_998.html", dt.date(2023, 11, 5)),
-    ("http://example.com/info/20180712/n123456.html", dt.date(2018, 7, 12)),
-    ("http://example.com/a/2021/0930/77.shtml", dt.date(2021, 9, 30)),
-    ("http://example.com/detail.aspx?id=20170215103000-1", dt.date(2017, 2, 15)),
-    ("http://example.com/news/1727505405180702722.html", None),
-    ("http://example.com/2019/13/45/x.html", None),
-])
+@pytest.mark.parametrize("url,date", by_date({
+    dt.date(2019, 3, 8): ["http://news.example.cn/system/2019/03/08/000123.shtml"],
+    dt.date(2023, 11, 5): ["http://www.example.gov.cn/zwgk/202311/t20231105_998.html"],
+    dt.date(2018, 7, 12): ["http://example.com/info/20180712/n123456.html"],
+    dt.date(2021, 9, 30): ["http://example.com/a/2021/0930/77.shtml"],
+    dt.date(2017, 2, 15): ["http://example.com/detail.aspx?id=20170215103000-1"],
+    None: ["http://example.com/news/1727505405180702722.html", "http://example.com/2019/13/45/x.html"],
+}))
 def test_a_date_in_the_source_urls_path_is_the_publication_date(url, date) -> None:
     doc = one_doc("a.txt", "上半年，某市GDP同比增长5.5%。", sidecar=json.dumps({"source_url": url}).encode())
     assert doc["published_at"] == date

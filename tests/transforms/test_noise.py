@@ -38,43 +38,40 @@ def _assert_as_found(text: str, rows: list[dict]) -> None:
         assert row["evidence"] in text[row["char_start"]:row["char_end"]]
 
 
+def fact(indicator: str, measure: str, value: float) -> dict:
+    """An expected observation of the zone's first half of 2024."""
+    return {**Z, "indicator": indicator, "measure": measure, "value": value}
+
+
 FACT_ROWS = [
     ("pinyin in ASCII parentheses, tone marks",
      "上半年，成都高新区地(dì)区(qū)生(shēng)产(chǎn)总(zǒng)值(zhí)同比增长6.3%。",
-     [{**Z, "indicator": "gdp", "measure": "yoy_pct", "value": 6.3}], "产(chǎn)总"),
+     [fact("gdp", "yoy_pct", 6.3)], "产(chǎn)总"),
     ("pinyin in lenticular brackets",
      "上半年，成都高新区固【gù】定【dìng】资【zī】产【chǎn】投【tóu】资【zī】同比增长8.2%。",
-     [{**Z, "indicator": "fixed_asset_investment", "measure": "yoy_pct", "value": 8.2}], "投【tóu】资【zī】"),
-    ("pinyin in full-width parentheses, tone numbers",
-     "上半年，成都高新区出（chu1）口（kou3）总额321.4亿元。",
-     [{**Z, "indicator": "exports", "measure": "level", "value": 32_140_000_000.0}], "出（chu1）口（kou3）总额"),
+     [fact("fixed_asset_investment", "yoy_pct", 8.2)], "投【tóu】资【zī】"),
+    ("pinyin in full-width parentheses, tone numbers", "上半年，成都高新区出（chu1）口（kou3）总额321.4亿元。",
+     [fact("exports", "level", 32_140_000_000.0)], "出（chu1）口（kou3）总额"),
     ("pinyin in square brackets, ü written v, a toneless syllable among toned ones",
      "上半年，成都高新区进[jin4]口[kou3]总额[e2]下降2.5%，绿[lv4]色的[de]贸易增长较快。",
-     [{**Z, "indicator": "imports", "measure": "yoy_pct", "value": -2.5}], "总额[e2]下降2.5%"),
+     [fact("imports", "yoy_pct", -2.5)], "总额[e2]下降2.5%"),
     ("traditional script with pinyin",
      "上半年，成都高新區實(shí)現(xiàn)地區(qū)生產(chǎn)總值1523.6億元，同比增長(zhǎng)6.3%。",
-     [{**Z, "indicator": "gdp", "measure": "level", "value": 152_360_000_000.0},
-      {**Z, "indicator": "gdp", "measure": "yoy_pct", "value": 6.3}], "同比增長(zhǎng)6.3%"),
-    ("a closing tag inside a place name",
-     "上半年，成都高</a></span>新区地区生产总值同比增长6.1%。",
-     [{**Z, "indicator": "gdp", "measure": "yoy_pct", "value": 6.1}], "成都高</a></span>新区"),
+     [fact("gdp", "level", 152_360_000_000.0), fact("gdp", "yoy_pct", 6.3)], "同比增長(zhǎng)6.3%"),
+    ("a closing tag inside a place name", "上半年，成都高</a></span>新区地区生产总值同比增长6.1%。",
+     [fact("gdp", "yoy_pct", 6.1)], "成都高</a></span>新区"),
     ("font tags splitting a number",
      '上半年，成都高新区一般公共预算收入<font color="red">85.</font><font color="red">4</font>亿元。',
-     [{**Z, "indicator": "general_budget_revenue", "measure": "level", "value": 8_540_000_000.0}],
-     '85.</font><font color="red">4</font>亿元'),
+     [fact("general_budget_revenue", "level", 8_540_000_000.0)], '85.</font><font color="red">4</font>亿元'),
     ("ordinary, full-width and zero-width spaces between characters and digits",
      "上半年，成都高新区 规上工业增加值\u3000增长 9.4 %，出口总额增长\u200b5.2%。",
-     [{**Z, "indicator": "industrial_value_added_above_scale", "measure": "yoy_pct", "value": 9.4},
-      {**Z, "indicator": "exports", "measure": "yoy_pct", "value": 5.2}], "增长 9.4 %"),
-    ("an HTML entity between the subject and the indicator",
-     "上半年，成都高新区&nbsp;地区生产总值同比增长6.3%。",
-     [{**Z, "indicator": "gdp", "measure": "yoy_pct", "value": 6.3}], "&nbsp;地区生产总值"),
-    ("a bold pair is markup, not a mask",
-     "**上半年，成都高新区地区生产总值同比增长6.3%**",
-     [{**Z, "indicator": "gdp", "measure": "yoy_pct", "value": 6.3}], None),
-    ("a mask in another clause does not touch the number",
-     "区***介绍，上半年成都高新区地区生产总值同比增长6.1%。",
-     [{**Z, "indicator": "gdp", "measure": "yoy_pct", "value": 6.1}], None),
+     [fact("industrial_value_added_above_scale", "yoy_pct", 9.4), fact("exports", "yoy_pct", 5.2)], "增长 9.4 %"),
+    ("an HTML entity between the subject and the indicator", "上半年，成都高新区&nbsp;地区生产总值同比增长6.3%。",
+     [fact("gdp", "yoy_pct", 6.3)], "&nbsp;地区生产总值"),
+    ("a bold pair is markup, not a mask", "**上半年，成都高新区地区生产总值同比增长6.3%**",
+     [fact("gdp", "yoy_pct", 6.3)], None),
+    ("a mask in another clause does not touch the number", "区***介绍，上半年成都高新区地区生产总值同比增长6.1%。",
+     [fact("gdp", "yoy_pct", 6.1)], None),
 ]
 
 

@@ -1,0 +1,54 @@
+"""The Prefect environment of a ``zonefacts`` process, set before Prefect is first imported
+(it reads these variables at import): quiet by default, Prefect's own logs with ``--verbose``.
+
+Quiet means the command's own output is all the user reads: for ``zonefacts run`` that is
+the summary, or one error line. Prefect's flow- and task-run loggers would repeat a failure
+with its traceback, and its API log handler, left to flush after the temporary server has
+stopped, adds "Error logging to API"; both are off for a quiet run. ``serve`` keeps the run
+loggers: its scheduled runs report to the server they run on.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+import typing
+
+_ALWAYS = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_CLI_PROMPT": "false",
+    # the temporary server needs ~25 s on a small machine (Prefect's default wait is 20 s)
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+}
+_QUIET = {
+    "PREFECT_LOGGING_LEVEL": "WARNING",
+    "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
+}
+_QUIET_RUNS = {
+    "PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL": "CRITICAL",
+    "PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL": "CRITICAL",
+    "PREFECT_LOGGING_TO_API_ENABLED": "false",
+}
+
+
+def prepare_prefect(*, verbose: bool, quiet_runs: bool) -> None:
+    """Set Prefect's variables for this process (a value the user set is kept)."""
+    import logging
+
+    settings = dict(_ALWAYS)
+    if not verbose:
+        settings |= _QUIET | (_QUIET_RUNS if quiet_runs else {})
+    for name, value in settings.items():
+        os.environ.setdefault(name, value)
+    # GX logs its temporary docs folder at INFO on every validation
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    if verbose:
+        logging.getLogger("zonefacts").setLevel(logging.INFO)
+    # DuckDB's nanobind binding reports objects still cached by typing at shutdown as
+    # "leaked"; they are not (nanobind docs, refleaks): clearing typing's caches first
+    # keeps stderr for real errors.
+    atexit.register(_clear_typing_caches)
+
+
+def _clear_typing_caches() -> None:
+    for cleanup in getattr(typing, "_cleanups", []):
+        cleanup()
