@@ -23,7 +23,7 @@ from apprise.common import NotifyFormat, OverflowMode
 from apprise.manager_plugins import NotificationManager
 from apprise.plugins.base import NotifyBase
 
-from flows.alert_channels import ChannelError, redact_url
+from flows.alert_urls import ChannelError, redact_url
 
 
 class _HostedWebhook(NotifyBase):

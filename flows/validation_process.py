@@ -143,6 +143,9 @@ def _run_after_reply() -> None:
                                                                 getattr(fn, "__qualname__", fn))
 
 
+SERVED_STAGES = "flows.validation"
+
+
 def _serve(request_fd: int, response_fd: int) -> None:
     """The validation process: import GX, then answer requests until the pipe closes."""
     global _SERVING
@@ -154,7 +157,9 @@ def _serve(request_fd: int, response_fd: int) -> None:
         from expectations.gx_import import ABSENT_FOR_GX, hide
 
         hide(ABSENT_FOR_GX)   # this process never imports Prefect, the one user of SQLAlchemy
-        import flows.validation  # noqa: F401 - the stages
+        # the stages this process serves, imported now rather than at the first request; by name,
+        # because they are the client of this module, not a part of it
+        importlib.import_module(SERVED_STAGES)
         from expectations.suites import warm_up
 
         warm_up()

@@ -16,6 +16,7 @@ import polars as pl
 
 from transforms.corrections import CorrectionError, no_corrections, read_corrections
 from transforms.vocabulary import Vocabulary
+from warehouse.frames import temp_table
 
 _FACT_ACTIONS = ("reject", "set", "add")
 
@@ -73,7 +74,6 @@ def widen_scope(con: duckdb.DuckDBPyConnection, lines: pl.DataFrame) -> None:
     """Add to ``_scope`` the lineages a reject, set or add line reaches that is new, gone, moved
     or newly (in)valid since the stored file: where it matched, the documents it names, every
     document for a line naming none. Unchanged lines reach nothing new in untouched files."""
-    from warehouse.history import temp_table   # history imports this module
 
     temp_table(con, "_lines_now", lines.filter(pl.col("action").is_in(_FACT_ACTIONS) & pl.col("error").is_null())
                .select("correction_id", "line", "document"))
@@ -96,7 +96,6 @@ def widen_scope(con: duckdb.DuckDBPyConnection, lines: pl.DataFrame) -> None:
 def record_matches(con: duckdb.DuckDBPyConnection, lines: pl.DataFrame | None, run_id: str) -> None:
     """Store what each line matched in the lineages of ``_scope`` (``_status``) and, when the file
     was read this run (``lines``), the file's lines in place of the stored ones."""
-    from warehouse.history import temp_table   # history imports this module
 
     con.execute("DELETE FROM correction_matches WHERE lineage_id IN (SELECT lineage_id FROM _scope)")
     con.execute("INSERT INTO correction_matches SELECT correction_id, lineage_id, sum(matched) FROM _status "

@@ -20,6 +20,7 @@ import polars as pl
 
 from transforms.corrections import CORRECTED_SCHEMA, FACT_SCHEMA, apply_corrections
 from warehouse import corrections as stored
+from warehouse.frames import temp_table
 
 NEW_DOCUMENT = "new document"
 REVISION = "revision by a later document"
@@ -30,18 +31,6 @@ FORGOTTEN = "forgotten"
 
 def reextraction(fingerprint: str | None) -> str:
     return f"re-extraction under {fingerprint}"
-
-
-def register_frame(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
-    """Expose a Polars frame to SQL without pyarrow (not a dependency): DuckDB reads the
-    Arrow C stream directly. The stream can be scanned once, so use ``name`` in one query."""
-    con.register(name, frame.__arrow_c_stream__())
-
-
-def temp_table(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
-    register_frame(con, f"{name}_frame", frame)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_frame")
-    con.unregister(f"{name}_frame")
 
 
 # --------------------------------------------------------------------------- document versions

@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 
 from warehouse import history
+from warehouse.frames import register_frame
 from warehouse.migrate import migrate
 
 STAGED_TABLES = ("documents", "quarantine", "observations", "entities", "defects", "unmapped", "coverage")
@@ -268,7 +269,6 @@ def load_staged(
     run_id: str,
     indicators,
     vocabulary_entities,
-    fail_after: str | None = None,
     before_commit: Callable[[duckdb.DuckDBPyConnection, LoadCounts], None] | None = None,
     fingerprint: str | None = None,
     inbox: str | None = None,
@@ -277,7 +277,6 @@ def load_staged(
     """Load one run's staged parquet files in a single transaction (all or nothing).
 
     ``indicators`` and ``vocabulary_entities`` are Polars frames from the vocabulary;
-    ``fail_after`` names a step after which to raise (fault-injection tests only).
     ``before_commit(con, counts)`` runs inside the transaction after every insert,
     so what it writes (the run's ``pipeline_runs`` row) commits or rolls back with
     the load.
@@ -295,7 +294,7 @@ def load_staged(
     counts = dict(documents=0, observations=0, quarantined=0, defects=0, unmapped=0, entities=0)
     con.execute("BEGIN TRANSACTION")
     try:
-        history.register_frame(con, "vocab_indicators", indicators)
+        register_frame(con, "vocab_indicators", indicators)
         con.execute(f"""
             INSERT INTO dim_indicator
             SELECT {_KEY.format('code')}, code, name_zh, name_en, unit_kind, category FROM vocab_indicators
@@ -305,7 +304,7 @@ def load_staged(
         # the gazetteer and national zones (transforms.gazetteer), then the vocabulary's own
         # entities, which win where both name the same entity
         from transforms.gazetteer import dimension as gazetteer_dimension
-        history.register_frame(con, "gazetteer_entities",
+        register_frame(con, "gazetteer_entities",
                                gazetteer_dimension(exclude=vocabulary_entities.get_column("name").to_list()))
         con.execute(f"""
             INSERT INTO dim_entity (entity_id, name, entity_type, parent, aliases, origin, admin_code)
@@ -314,7 +313,7 @@ def load_staged(
             ON CONFLICT (entity_id) DO UPDATE SET entity_type = excluded.entity_type, parent = excluded.parent,
                 aliases = excluded.aliases, admin_code = excluded.admin_code, origin = 'gazetteer'
         """)
-        history.register_frame(con, "vocab_entities", vocabulary_entities)
+        register_frame(con, "vocab_entities", vocabulary_entities)
         con.execute(f"""
             INSERT INTO dim_entity (entity_id, name, entity_type, parent, aliases, origin)
             SELECT {_entity_key('name')}, name, entity_type, parent, aliases, 'vocabulary' FROM vocab_entities
@@ -330,8 +329,6 @@ def load_staged(
                 SELECT DISTINCT ON (document_id) document_id, cue_numbers, ? FROM {coverage}
                 ON CONFLICT (document_id) DO UPDATE SET cue_numbers = excluded.cue_numbers
             """, [run_id])
-        if fail_after == "documents":
-            raise RuntimeError("injected failure after loading documents")
         ents = _parquet(staging, "entities")
         if ents:
             counts["entities"] = con.execute(f"""
@@ -367,8 +364,6 @@ def load_staged(
             """, [run_id, fingerprint]).fetchall()[0][0]
         con.execute("UPDATE fact_observation SET fingerprint = ? WHERE fingerprint IS DISTINCT FROM ? "
                     "AND document_id IN (SELECT document_id FROM _run_docs)", [fingerprint, fingerprint])
-        if fail_after == "observations":
-            raise RuntimeError("injected failure after loading observations")
         quar = _parquet(staging, "quarantine")
         if quar:
             counts["quarantined"] = con.execute(f"""
