@@ -1,7 +1,7 @@
 """``zonefacts report``: one static, offline HTML page over the published snapshot.
 
 Per-entity Plotly charts of the headline indicators over periods (transforms/vocab/indicators.csv,
-column ``headline``), a table of the latest figures, the data-quality summary of the last run and
+column ``headline``), a table of the latest figures, the data-quality summary of the last run, its fact changes, the corrections in force and
 each fact's evidence. Plotly.js is inlined once (no CDN): the page opens without network access.
 
 Article text is hostile input: every value written into HTML goes through ``html.escape``,
@@ -150,6 +150,15 @@ def render_report(warehouse: Path) -> str:
             SELECT o.entity, o.period, o.indicator, o.measure, o.value, o.unit, o.document, o.title,
                    o.published_at, o.evidence
             FROM latest_observations o ORDER BY o.entity, o.year DESC, o.indicator, o.measure""")
+        changes = _rows(con, """
+            SELECT change, cause, document, entity, indicator, measure, segment, old_value, new_value,
+                   coalesce(new_evidence, old_evidence) AS evidence
+            FROM observation_changes ORDER BY change, document, entity, indicator, measure LIMIT 500""")
+        corrections = _rows(con, """
+            SELECT l.line, l.action, l.document, l.entity, l.indicator, l.measure, l.value, l.phrase,
+                   l.author, l.reason, coalesce(sum(m.matched), 0)::BIGINT AS facts_matched
+            FROM correction_lines l LEFT JOIN correction_matches m USING (correction_id)
+            WHERE l.error IS NULL GROUP BY ALL ORDER BY l.line""")
     finally:
         con.close()
     generated = datetime.now().isoformat(timespec="seconds")
@@ -166,6 +175,12 @@ def render_report(warehouse: Path) -> str:
         _table(*last_run), _table(*dq_run),
         "<h3>Failed expectations</h3>", _table(*dq_fail),
         "<h2>Conflicting reports</h2>", _table(*conflicts),
+        "<h2>Recent changes</h2>",
+        '<p class="meta">What the last run added, changed and retracted (view observation_changes).</p>',
+        _table(*changes),
+        "<h2>Corrections in force</h2>",
+        '<p class="meta">The analysts\' corrections file as the last load applied it.</p>',
+        _table(*corrections),
         "<h2>Evidence</h2>", _table(*evidence, cls="evidence"),
     ]
     return ("<!doctype html>\n<html lang=\"zh\"><head><meta charset=\"utf-8\">"

@@ -145,3 +145,30 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 20_000, "screenshot looks blank"
+
+
+def test_report_shows_the_last_runs_changes_and_the_corrections_in_force(tmp_path):
+    """Issue 17: a run whose corrections file rejects one fact; the report names the correction
+    (with the facts it matched) and lists the retraction among the recent changes."""
+    from flows.pipeline import run_pipeline
+    from flows.settings import Settings
+    from transforms.corrections import HEADER
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    (inbox / "xian.txt").write_text("西安高新区前三季度经济运行\n前三季度，西安高新区实现地区生产总值1850.6亿元，"
+                                    "同比增长6.4%。\n", encoding="utf-8")
+    settings = Settings(warehouse=tmp_path / "wh" / "zonefacts.duckdb", inbox=inbox)
+    assert run_pipeline(settings)["status"] == "success"
+    corrections = settings.warehouse.with_name("zonefacts.corrections.csv")
+    corrections.write_text(HEADER + "\nreject,xian,,,,,gdp,,yoy_pct,,,,,,lin,rate under review\n", encoding="utf-8")
+    assert run_pipeline(settings)["status"] == "success"
+    out = tmp_path / "report"
+    proc = subprocess.run([str(ZONEFACTS), "report", "--out", str(out), "--warehouse", str(settings.warehouse)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    text = (out / "index.html").read_text(encoding="utf-8")
+    changes = text.split("<h2>Recent changes</h2>")[1].split("<h2>")[0]
+    in_force = text.split("<h2>Corrections in force</h2>")[1].split("<h2>")[0]
+    assert "retracted" in changes and "同比增长6.4%" in changes
+    assert "rate under review" in in_force and "<td>1</td>" in in_force
