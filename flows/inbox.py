@@ -46,6 +46,7 @@ RAW_SCHEMA = {
     "sha256": pl.String,
     "sidecar": pl.Binary,
     "read_error": pl.String,
+    "document_id": pl.String,   # transforms.fingerprint.document_identity; null when unread
 }
 
 
@@ -424,7 +425,8 @@ def read_raw_files(
                 sidecar = _read_sidecar(side, real_root, real_dirs)
             except OSError as exc:
                 error = _error(exc, f"sidecar {posixpath.basename(side)}")
-        if error is None and skip_documents and document_identity(sha, sidecar) in skip_documents:
+        document_id = document_identity(sha, sidecar) if error is None else None
+        if document_id is not None and document_id in skip_documents:
             content = b""
         rows["path"].append(rel)
         rows["content"].append(None if error is not None else content)
@@ -432,4 +434,5 @@ def read_raw_files(
         rows["sha256"].append(sha)
         rows["sidecar"].append(None if error is not None else sidecar)
         rows["read_error"].append(error)
+        rows["document_id"].append(document_id)
     return pl.DataFrame(rows, schema=RAW_SCHEMA)

@@ -27,7 +27,7 @@ from flows.validation import QUARANTINE_STAGED_SCHEMA, VALIDATED_BATCH, quality_
 from transforms.corrections import extend_vocabulary, vocabulary_key
 from transforms.documents import parse_documents
 from transforms.extract import ENTITY_SCHEMA, Extraction, extract
-from transforms.fingerprint import document_identity, extractor_fingerprint, vocabulary_digest
+from transforms.fingerprint import extractor_fingerprint, vocabulary_digest
 from transforms.vocabulary import Vocabulary, entity_dimension, indicator_dimension, load_vocabulary
 from warehouse import corrections, history, store
 from warehouse.store import stage_batch
@@ -222,10 +222,7 @@ def read_parse_stage(inbox: str, paths: list[str], max_bytes: int, known: KnownD
     (counted as skipped).
     """
     raw = read_raw_files(Path(inbox), list(paths), max_bytes, skip_documents=known)
-    # a row at a time: an identity is a hashlib digest of the bytes and the sidecar (as the reader's)
-    is_known = pl.Series([sha is not None and error is None and document_identity(sha, sidecar) in known
-                          for sha, sidecar, error in raw.select("sha256", "sidecar", "read_error").iter_rows()],
-                         dtype=pl.Boolean)
+    is_known = raw.get_column("document_id").is_in(pl.Series(list(known.ids), dtype=pl.String)).fill_null(False)
     skipped = int(is_known.sum())
     raw = raw.filter(~is_known)
     documents, quarantine = parse_documents(raw, max_bytes=max_bytes)

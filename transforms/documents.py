@@ -256,13 +256,14 @@ def parse_documents(
     shas = _column(raw, "sha256")
     sidecars = _column(raw, "sidecar")
     errors = _column(raw, "read_error")
+    ids = _column(raw, "document_id")   # the reader's, when it gave one
 
     docs: dict[str, list[Any]] = {name: [] for name in DOCUMENT_SCHEMA}
     quar: dict[str, list[Any]] = {name: [] for name in QUARANTINE_SCHEMA}
     parser = html_parser()
 
-    for path, content, size, sha, sidecar, error in zip(
-        paths, contents, sizes, shas, sidecars, errors
+    for path, content, size, sha, sidecar, error, document_id in zip(
+        paths, contents, sizes, shas, sidecars, errors, ids
     ):
         path = path if isinstance(path, str) else ""
         if content is not None and not isinstance(content, bytes):
@@ -276,7 +277,7 @@ def parse_documents(
         except Exception as e:  # never let one hostile file stop the batch
             reason, detail = "unparseable", f"unexpected error while parsing: {type(e).__name__}: {e}"
         else:
-            docs["document_id"].append(document_identity(sha, sidecar))
+            docs["document_id"].append(document_id or document_identity(sha, sidecar))
             docs["path"].append(path)
             docs["sha256"].append(sha)
             docs["size_bytes"].append(size if size is not None else len(content or b""))
