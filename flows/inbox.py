@@ -19,7 +19,6 @@ import stat
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
 
 import polars as pl
 
@@ -272,9 +271,10 @@ def listing_salt(max_file_bytes: int, fingerprint: str = "", corrections: str = 
             f"max_file_bytes {max_file_bytes}")
 
 
-def _open_regular(path: str, root: str, real_dirs: dict[str, str]) -> tuple[BinaryIO, os.stat_result]:
-    """The regular file at ``path`` opened for reading if it lies inside the inbox (real path
-    ``root``), else ``Refused`` naming what it is. ``real_dirs`` caches resolved directories.
+def _open_regular(path: str, root: str, real_dirs: dict[str, str]) -> tuple[int, os.stat_result]:
+    """The descriptor of the regular file at ``path`` opened for reading (the caller closes it) if
+    it lies inside the inbox (real path ``root``), else ``Refused`` naming what it is.
+    ``real_dirs`` caches resolved directories.
 
     Opened in its resolved directory, without following a final symlink (a symlink's target is
     resolved, checked and opened the same way) and without blocking; fstat of the open file
@@ -309,7 +309,14 @@ def _open_regular(path: str, root: str, real_dirs: dict[str, str]) -> tuple[Bina
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
         raise _not_regular(st.st_mode)
-    return open(fd, "rb", closefd=True), st
+    return fd, st
+
+
+def _read_size(done: int, expected: int) -> int:
+    """How much to ask ``os.read`` for after ``done`` bytes of a file fstat gave ``expected`` bytes:
+    the rest and one byte, so that a file read whole takes one call and its end one more (a
+    descriptor rather than a file object: no buffer to allocate and copy through)."""
+    return min(_CHUNK, expected - done + 1) if done <= expected else _CHUNK
 
 
 def _read_one(path: str, root: str, real_dirs: dict[str, str], max_bytes: int) -> tuple[bytes, int, str]:
@@ -322,11 +329,11 @@ def _read_one(path: str, root: str, real_dirs: dict[str, str], max_bytes: int) -
     kept: list[bytes] = []
     kept_len = 0
     size = 0
-    fh, st = _open_regular(path, root, real_dirs)
-    with fh:
+    fd, st = _open_regular(path, root, real_dirs)
+    try:
         keep_all = st.st_size <= max_bytes
         while True:
-            chunk = fh.read(_CHUNK)
+            chunk = os.read(fd, _read_size(size, st.st_size))
             if not chunk:
                 break
             digest.update(chunk)
@@ -336,6 +343,8 @@ def _read_one(path: str, root: str, real_dirs: dict[str, str], max_bytes: int) -
             if kept_len < HEAD_BYTES or keep_all:
                 kept.append(chunk)
                 kept_len += len(chunk)
+    finally:
+        os.close(fd)
     content = b"".join(kept)
     if not keep_all:
         content = content[:HEAD_BYTES]
@@ -345,11 +354,20 @@ def _read_one(path: str, root: str, real_dirs: dict[str, str], max_bytes: int) -
 def _read_sidecar(path: str, root: str, real_dirs: dict[str, str]) -> bytes | None:
     """The bytes of the sidecar at ``path``, None when there is none, or ``Refused``."""
     try:
-        fh, st = _open_regular(path, root, real_dirs)
+        fd, st = _open_regular(path, root, real_dirs)
     except FileNotFoundError:
         return None
-    with fh:
-        data = b"" if st.st_size > SIDECAR_MAX_BYTES else fh.read(SIDECAR_MAX_BYTES + 1)
+    parts, got = [], 0
+    try:
+        while st.st_size <= SIDECAR_MAX_BYTES and got <= SIDECAR_MAX_BYTES:   # up to one byte over
+            chunk = os.read(fd, min(_read_size(got, st.st_size), SIDECAR_MAX_BYTES + 1 - got))
+            if not chunk:
+                break
+            parts.append(chunk)
+            got += len(chunk)
+    finally:
+        os.close(fd)
+    data = b"".join(parts)
     if st.st_size > SIDECAR_MAX_BYTES or len(data) > SIDECAR_MAX_BYTES:
         raise Refused(f"is over {SIDECAR_MAX_BYTES // (1024 * 1024)} MiB "
                       f"({max(st.st_size, len(data))} bytes): not read")

@@ -14,9 +14,11 @@ Every value is data: strings are stripped of controls and blank runs, never inte
 
 from __future__ import annotations
 
+import codecs
 import datetime as _dt
 import json
 import re
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from transforms.decoding import BOM_UTF16, CTRL_RE, Reject, describe_error
@@ -101,7 +103,11 @@ def parse_date_str(value: str) -> _dt.date | None:
 
     A datetime keeps the calendar date as written (no timezone conversion).
     """
-    value = value.strip()[:200]
+    return _parse_date_head(value.strip()[:200])
+
+
+@lru_cache(maxsize=4096)   # a batch's documents share their dates; a key is at most 200 characters
+def _parse_date_head(value: str) -> _dt.date | None:
     if not value:
         return None
     m = _COMPACT_DATE_RE.match(value)
@@ -205,8 +211,8 @@ def load_sidecar(data: bytes, stem: str) -> dict[str, Any]:
     try:
         if data.startswith(BOM_UTF16):
             s = data.decode("utf-16")
-        else:
-            s = data.decode("utf-8-sig")
+        else:   # "utf-8-sig" without its codec's Python wrapper
+            s = (data[3:] if data.startswith(codecs.BOM_UTF8) else data).decode("utf-8")
     except UnicodeDecodeError as e:
         raise Reject("bad_sidecar", f"sidecar {name} is not valid UTF-8 text: {describe_error(e)}") from None
     try:

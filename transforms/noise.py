@@ -42,6 +42,10 @@ _ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]
 _INVISIBLE_RUN = re.compile(f"[{_INVISIBLE}]++")
 _PINYIN = re.compile(f"(?<=[{_HAN}])[{_OPEN}]([a-zü{_TONED}\u0300\u0301\u0304\u0308\u030c]{{1,8}}[1-5]?)[{_CLOSE}]")
 _SPACED = re.compile(f"(?<=[{_HAN}{_BEFORE_SPACE}])[{_SPACE}]++(?=[{_HAN}{_AFTER_SPACE}])")
+# what the two above cannot match without: a pattern that opens with a look-behind is tried at
+# every character, one that opens with a class skips to where the class matches
+_ANY_OPEN = re.compile(f"[{_OPEN}]")
+_ANY_SPACE = re.compile(f"[{_SPACE}]")
 
 MAY_HAVE_NOISE = (
     r"</?[A-Za-z]|&#?[A-Za-z0-9]{1,32};|\*\*"
@@ -76,12 +80,18 @@ def _spans(matches, shape=lambda m: m.span()) -> np.ndarray:
     return np.fromiter(chain.from_iterable(map(shape, matches)), dtype=np.int64)
 
 
+_NO_SPANS = np.empty(0, dtype=np.int64)
+_FEW_SPANS = 64   # up to this many starts and ends, a line is cut by slicing; more (a hostile line) by NumPy
+
+
 def _pinyin_spans(text: str) -> np.ndarray:
     """Bracketed pinyin after a character. A toneless syllable (們(men), 的(de)) counts only on a
     line that also has toned ones: alone, "(a)" or "(e)" is more likely a label than a reading."""
+    if not _ANY_OPEN.search(text):
+        return _NO_SPANS
     found = [(m, *_syllable(m.group(1))) for m in _PINYIN.finditer(text)]
     if not any(ok and toned for _, ok, toned in found):
-        return _spans(())
+        return _NO_SPANS
     return _spans(m for m, ok, _ in found if ok)
 
 
@@ -98,10 +108,23 @@ def _entity_edits(text: str) -> tuple[np.ndarray, list[tuple[int, str]]]:
 
 def _apply(text: str, source: np.ndarray | None, spans: np.ndarray,
            chars: list[tuple[int, str]] = ()) -> tuple[str, np.ndarray | None]:
-    """``text`` without ``spans`` (non-overlapping) and with ``chars`` written in; ``source``
-    follows the kept characters."""
+    """``text`` without ``spans`` (in order, non-overlapping) and with ``chars`` written in;
+    ``source`` follows the kept characters."""
     if not spans.size:
         return text, source
+    if source is None:
+        source = np.arange(len(text), dtype=np.int32)
+    if spans.size <= _FEW_SPANS:
+        if chars:
+            written = list(text)
+            for at, char in chars:
+                written[at] = char
+            text = "".join(written)
+        bounds = [0, *spans.tolist(), len(text)]   # kept: bounds[0]:bounds[1], bounds[2]:bounds[3] …
+        kept = np.ones(len(text), dtype=bool)
+        for start, end in zip(bounds[1::2], bounds[2::2]):
+            kept[start:end] = False
+        return "".join(text[start:end] for start, end in zip(bounds[0::2], bounds[1::2])), source[kept]
     codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32).copy()
     for at, char in chars:
         codes[at] = ord(char)
@@ -110,8 +133,6 @@ def _apply(text: str, source: np.ndarray | None, spans: np.ndarray,
     depth[spans[0::2]] += 1
     depth[spans[1::2]] -= 1
     kept = np.cumsum(depth[:-1]) == 0
-    if source is None:
-        source = np.arange(len(codes), dtype=np.int32)
     return codes[kept].tobytes().decode("utf-32-le"), source[kept]
 
 
@@ -124,9 +145,11 @@ def read_line(line: str) -> tuple[str, np.ndarray | None]:
             m.start(), m.start() + 2, m.end() - 2, m.end())))
     if "&" in text:
         text, source = _apply(text, source, *_entity_edits(text))
-    text, source = _apply(text, source, _spans(_INVISIBLE_RUN.finditer(text)))
+    if _INVISIBLE_RUN.search(text):
+        text, source = _apply(text, source, _spans(_INVISIBLE_RUN.finditer(text)))
     text, source = _apply(text, source, _pinyin_spans(text))
-    text, source = _apply(text, source, _spans(_SPACED.finditer(text)))
+    if _ANY_SPACE.search(text) and _SPACED.search(text):
+        text, source = _apply(text, source, _spans(_SPACED.finditer(text)))
     stripped = text.strip()
     if len(stripped) != len(text):
         start = len(text) - len(text.lstrip())

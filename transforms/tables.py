@@ -26,6 +26,7 @@ import polars as pl
 
 from transforms.clean import to_simplified
 from transforms.periods import parse_period, period_pattern
+from transforms.runs import position, running_sum, shifted
 from transforms.vocabulary import vocab_rows
 
 _MAX_ROW_CHARS = 200      # a longer paragraph is prose, never a table line (bounds the Python below)
@@ -33,7 +34,7 @@ _MAX_CELL_CHARS = 40
 _MAX_CAPTION_CHARS = 60
 _PRIORITY = {"skip": 4, "share": 3, "yoy": 2, "level": 1, "unit": 0, "label": 0}
 _MEASURES = ("level", "yoy", "share")
-_KEY, _READ = ("document_id", "para_no"), ("display", "norm", "norm_to_display")
+_READ = ("display", "norm", "norm_to_display")
 _CUT = re.compile(r"[|\t]")
 # a figure: sign, digits (thousands commas allowed), then at most a unit word (cells are short)
 _NUMBER = re.compile(r"([-+−]?)([0-9][0-9,]{0,20}(?:\.[0-9]{1,10})?)[ ]?(.{0,5})")
@@ -107,7 +108,7 @@ def _column(text: str) -> _Column:
 _Cell = namedtuple("_Cell", "text at")   # at: the display offset of each character of text, then of its end
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)   # not frozen: a frozen one sets each field by a call, and each line of a table's document is one
 class _Para:
     no: int
     display: str
@@ -121,17 +122,23 @@ class _Para:
         # a cell (指標) can escape the paragraph's conversion; a "\t" between figures or CJK is taken out
         # of the reading (transforms.noise): a cell also ends where one was, after its last character
         text = _simplified(self.norm)
-        if self.mapping is None:   # nothing was taken out
-            at, taken = list(range(len(text) + 1)), []
-        else:
-            at = np.frombuffer(self.mapping, dtype="<i4").tolist()
-            taken = [k for k in range(1, len(text))
-                     if at[k] > at[k - 1] + 1 and _CUT.search(self.display, at[k - 1] + 1, at[k])]
+        if self.mapping is None:   # nothing was taken out: the cells lie between the cuts
+            out, start = [], 0
+            for piece in _CUT.split(text) if "\t" in text else text.split("|"):
+                cell = piece.strip()
+                s = start + len(piece) - len(piece.lstrip())   # an empty cell: at the end of its piece
+                out.append(_Cell(cell, range(s, s + len(cell) + 1)))
+                start += len(piece) + 1
+            return out
+        offsets = np.frombuffer(self.mapping, dtype="<i4")[:len(text) + 1]
+        at, gaps = offsets.tolist(), np.flatnonzero(offsets[1:-1] > offsets[:-2] + 1) + 1
+        taken = [k for k in gaps.tolist() if _CUT.search(self.display, at[k - 1] + 1, at[k])]
         cuts = sorted([(-1, 0), (len(text), None), *(m.span() for m in _CUT.finditer(text)),
                        *((k, k) for k in taken)])
         out = []
         for (_, s), (e, _) in zip(cuts, cuts[1:]):
-            s, e = s + len(text[s:e]) - len(text[s:e].lstrip()), e - len(text[s:e]) + len(text[s:e].rstrip())
+            cell = text[s:e]
+            s, e = s + len(cell) - len(cell.lstrip()), e - len(cell) + len(cell.rstrip())
             out.append(_Cell(text[s:e], [*at[s:e], at[e - 1] + 1 if e > s else at[s]]))
         return out
 
@@ -151,7 +158,11 @@ class _Para:
 
 def _label(cell: _Cell) -> tuple[int, int, str | None] | None:
     """Start and end of the row label in the cell (without 其中：, #, numbering) and its "(亿元)"."""
-    text = cell.text
+    return _label_in(cell.text)
+
+
+@lru_cache(maxsize=4096)   # row labels repeat from table to table
+def _label_in(text: str) -> tuple[int, int, str | None] | None:
     if not text or len(text) > _MAX_CELL_CHARS or "。" in text or _figure(text) or not _WORDY.search(text):
         return None
     start, end, unit = _LABEL_PREFIX.match(text).end(), len(text), None
@@ -161,26 +172,32 @@ def _label(cell: _Cell) -> tuple[int, int, str | None] | None:
     return (start, end, unit) if _WORDY.search(text[start:end]) else None
 
 
+def _copy(text: list[str], at: list[int], cell: _Cell, s: int, e: int) -> None:
+    """Put the cell's own characters ``s:e`` (without thousands commas) where they were found."""
+    part = cell.text[s:e]
+    if "," not in part:
+        text.append(part)
+        at += cell.at[s:e]
+        return
+    keep = [k for k in range(s, e) if cell.text[k] != ","]
+    text.extend(cell.text[k] for k in keep)
+    at.extend(cell.at[k] for k in keep)
+
+
 def _read_row(columns: list[_Column], cells: list[_Cell], period: str | None, default_unit: str | None,
               end: int) -> tuple[str, bytes] | None:
-    """The row as a sentence and its map into the row's display (whose end is ``end``)."""
+    """The row as a sentence and its map into the row's display (whose end is ``end``). An added
+    word maps to its cell: a period to the label, a lead to its figure, a unit and the "," and
+    "。" after a clause to the end of its figure's cell (its evidence ends with its cell)."""
     if (label := _label(cells[0])) is None:
         return None
-    text, at = [], []   # the sentence's characters and their offsets in the display
-
-    def put(words: str, pos: int) -> None:   # an added word: at its cell
-        text.append(words)
-        at.extend([pos] * len(words))
-
-    def copy(cell: _Cell, s: int, e: int) -> None:   # the cell's own characters, where they were found
-        keep = [k for k in range(s, e) if cell.text[k] != ","]
-        text.extend(cell.text[k] for k in keep)
-        at.extend(cell.at[k] for k in keep)
-
-    row_unit = next((c.text for col, c in zip(columns, cells) if col.role == "unit" and c.text in _units()), None)
+    units = _units()
+    text, at = [], []   # the sentence's pieces and the display offset of each of their characters
+    row_unit = next((c.text for col, c in zip(columns, cells) if col.role == "unit" and c.text in units), None)
     if period:
-        put(period + ",", cells[0].at[label[0]])
-    copy(cells[0], label[0], label[1])
+        text.append(period + ",")
+        at += [cells[0].at[label[0]]] * (len(period) + 1)
+    _copy(text, at, cells[0], label[0], label[1])
     last_end = None
     for col, cell in zip(columns[1:], cells[1:]):
         if col.role not in _MEASURES or (period and col.period and not _same_period(period, col.period)) or (
@@ -189,7 +206,7 @@ def _read_row(columns: list[_Column], cells: list[_Cell], period: str | None, de
         suffix, negative = m.group(3).strip(), m.group(1) in ("-", "−")
         if col.role == "level":
             unit = suffix or row_unit or label[2] or col.unit or default_unit
-            if negative or _units().get(unit or "") not in ("money", "count"):
+            if negative or units.get(unit or "") not in ("money", "count"):
                 continue   # a level in % is an index or a rate the header does not name
             lead, tail = "", unit
         else:
@@ -197,13 +214,19 @@ def _read_row(columns: list[_Column], cells: list[_Cell], period: str | None, de
                 continue   # 百分点 is a gap, not a rate
             lead, tail = ("同比下降" if negative else "同比增长") if col.role == "yoy" else col.lead, "%"
         if last_end is not None:
-            put(",", last_end)   # at the end of the clause before: its evidence ends with its cell
-        put(lead, cell.at[0])
-        copy(cell, m.start(2), m.end(2))
+            text.append(",")
+            at.append(last_end)
+        text.append(lead)
+        at += [cell.at[0]] * len(lead)
+        _copy(text, at, cell, m.start(2), m.end(2))
         last_end = cell.at[len(cell.text)]
-        put(tail, last_end)
-    put("。", last_end or 0)   # the sentence ends with its last figure's cell
-    return None if last_end is None else ("".join(text), np.array([*at, end], dtype="<i4").tobytes())
+        text.append(tail)
+        at += [last_end] * len(tail)
+    if last_end is None:
+        return None
+    text.append("。")
+    at += (last_end, end)
+    return "".join(text), np.array(at, dtype="<i4").tobytes()
 
 
 def _caption(paras: list[_Para], i: int, corner: str) -> tuple[str, str | None]:
@@ -268,11 +291,12 @@ def _table_at(paras: list[_Para], i: int, edits: dict[int, tuple | None]) -> int
     found: dict[int, tuple | None] = {}
     for row in rows:
         span = range(row[0][1], row[-1][1] + 1)
-        display = "\n".join(paras[k].display for k in span)
-        cells = [c for c, _ in row]
         if len(span) > 1:   # cells one per line: their offsets move to the lines' places in the row
+            display = "\n".join(paras[k].display for k in span)
             starts = np.cumsum([0] + [len(paras[k].display) + 1 for k in span])   # lines joined by "\n"
             cells = [_Cell(c.text, [x + int(starts[k - span[0]]) for x in c.at]) for c, k in row]
+        else:
+            display, cells = paras[span[0]].display, [c for c, _ in row]
         cols = columns if len(cells) <= width else [_Column("label")] + columns   # a header without its corner
         if (read := _read_row(cols, cells, period, unit, len(display))) is not None:
             found[paras[span[0]].no] = (display, *read)
@@ -285,25 +309,40 @@ def _table_at(paras: list[_Para], i: int, edits: dict[int, tuple | None]) -> int
 
 
 def read_tables(paras: pl.DataFrame) -> pl.DataFrame:
-    norm = pl.col("norm")
-    material = (norm.str.len_chars() <= _MAX_ROW_CHARS) & ~pl.col("is_title") & ~pl.col("title_only")
+    norm, document = pl.col("norm"), "document_id"
     measure_words, label_words = _header_words()
-    header = material & ((pl.col("display").str.contains(r"[|\t]") & norm.str.contains(measure_words))
-                         | norm.str.strip_chars(" |\t").is_in(label_words))
-    candidates = paras.with_columns(material.alias("_material"), header.alias("_header")).filter(
-        pl.col("_header").any().over("document_id"))
-    edits: list[tuple] = []
-    # Python over the documents with a header line (few): rows, cells and offset maps are read
-    # cell by cell and character by character, which no column expression does
-    rows = candidates.select(*_KEY, *_READ, "_material", "_header").iter_rows()
-    for document_id, doc in groupby(rows, key=lambda r: r[0]):
+    material = (norm.str.len_chars() <= _MAX_ROW_CHARS) & ~pl.col("is_title") & ~pl.col("title_only")
+    marks = paras.select(material.alias("_material"),
+                         (material & pl.col("display").str.contains(r"[|\t]")).alias("_cut"),
+                         (material & norm.str.strip_chars(" |\t").is_in(label_words)).alias("_header"))
+    header, cut = marks.get_column("_header"), marks.get_column("_cut").arg_true()
+    if cut.len():   # the measure words are looked for on the few lines with a "|" or "\t" only
+        measured = paras.get_column("norm").gather(cut).str.contains(measure_words)
+        header = header.scatter(cut, header.gather(cut) | measured)
+    if not header.any():
+        return paras.with_columns(position(document).cast(pl.Int32).alias("para_no"))
+    # a table reads its header, the caption in the two lines above it and the lines below it
+    is_header = pl.col("_header")
+    near = (running_sum(is_header.cast(pl.Int32), document) > 0) | pl.any_horizontal(
+        shifted(is_header, document, n=-1).fill_null(False), shifted(is_header, document, n=-2).fill_null(False))
+    rows = (paras.select(document, *_READ).with_columns(marks.get_column("_material"), header)
+            .with_row_index("_row").filter(near)
+            .select(document, "_row", *_READ, "_material", "_header").iter_rows())
+    # Python over those lines of the documents with a header line (few): rows, cells and offset
+    # maps are read cell by cell and character by character, which no column expression does.
+    # A paragraph is named by its row in ``paras``.
+    edits: dict[int, tuple | None] = {}
+    for _, doc in groupby(rows, key=lambda r: r[0]):
         items = [_Para(no, display, text, mapping, ok, is_header) for _, no, display, text, mapping, ok, is_header in doc]
-        found, i = {}, 0
+        i = 0
         while i < len(items):
-            i = _table_at(items, i, found) if items[i].header else i + 1
-        edits += [(document_id, no, *(e or (None, None, None))) for no, e in found.items()]
+            i = _table_at(items, i, edits) if items[i].header else i + 1
     # a rewritten row has all three values; a dropped paragraph (header, "|") none
-    edited = pl.DataFrame(edits, orient="row", schema={k: paras.schema[k] for k in (*_KEY, *_READ)})
-    return (paras.update(edited, on=_KEY)
-            .join(edited.filter(pl.col("norm").is_null()), on=_KEY, how="anti", maintain_order="left")
-            .with_columns(pl.int_range(pl.len()).over("document_id").cast(pl.Int32).alias("para_no")))
+    rewritten = {row: e for row, e in edits.items() if e is not None}
+    at = pl.Series(list(rewritten), dtype=pl.UInt32)
+    columns = [paras.get_column(k).scatter(at, pl.Series(values, dtype=paras.schema[k]))
+               for k, values in zip(_READ, zip(*rewritten.values()))]
+    dropped = [row for row, e in edits.items() if e is None]
+    kept = pl.Series(np.ones(paras.height, dtype=bool)).scatter(dropped, False)
+    return (paras.with_columns(columns).filter(kept)
+            .with_columns(position(document).cast(pl.Int32).alias("para_no")))

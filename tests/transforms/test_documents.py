@@ -566,6 +566,15 @@ def test_utf16_with_bom_is_not_binary_despite_nul_bytes():
     assert row["encoding"] == "utf-16" and row["text"] == "Plain ASCII in UTF-16"
 
 
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"], ids=["utf-8", "utf-8-bom"])
+def test_a_sidecar_is_read_with_or_without_a_byte_order_mark(bom):
+    sidecar = bom + json.dumps({"title": "侧车标题", "published_at": "2023-07-31"}, ensure_ascii=False).encode()
+    assert_fields(one_doc("b.txt", BODY, sidecar=sidecar), title="侧车标题", title_source="sidecar",
+                  published_at=dt.date(2023, 7, 31), date_source="sidecar")
+    rej = one_rejection("b.txt", BODY, sidecar=bom + b'{"title": "\xff"}')
+    assert rej["reason"] == "bad_sidecar" and "byte offset 11" in rej["detail"]
+
+
 def test_hostile_sidecar_values_are_data_only():
     sidecar = {"title": "<script>alert(1)</script>", "source_url": "file:///etc/passwd",
                "published_at": "__import__('os')"}

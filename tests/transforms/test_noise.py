@@ -185,3 +185,23 @@ def test_a_tab_between_two_figures_is_a_cell_boundary_not_noise() -> None:
                                      "published_at": pl.Date})
     assert "378.25.5" not in "".join(paragraphs(documents).get_column("norm").to_list())
     assert extract(documents).defects.filter(pl.col("kind") == "merged_number").height == 0
+
+
+@pytest.mark.parametrize("count", [3, 40])   # a few spans are cut out by slicing, many by NumPy: the same reading
+def test_a_line_reads_the_same_however_many_spans_it_loses(count):
+    unit = "<b>两</b>&amp;"
+    reading, source = read_line(unit * count)
+    assert reading == "两&" * count
+    assert source.tolist() == [at + len(unit) * k for k in range(count) for at in (3, 8)]
+
+
+@pytest.mark.parametrize("text,title", [
+    ("标题\n正文内容。", (0, False)),                              # the text opens with its title
+    ("要闻 > 新闻\n\u3000# 标题\u3000\n正文内容。", (1, False)),     # a heading under a breadcrumb
+    ("正文内容。", (0, True)),                                     # not in the text: read, never for facts
+])
+def test_a_metadata_title_is_the_line_that_repeats_it(text, title):
+    documents = pl.DataFrame({"document_id": ["d"], "text": [text], "title": [" # 标题"], "title_source": ["sidecar"]})
+    paras = paragraphs(documents)
+    assert paras.filter("is_title").select("para_no", "title_only").rows() == [title]
+    assert paras.get_column("norm").to_list()[-1] == "正文内容。"
