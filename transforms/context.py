@@ -57,29 +57,38 @@ def _url_subject(found: list[tuple[str, str]], levels: set[str], zone_words: set
 
 def document_context(documents: pl.DataFrame, paragraphs: pl.DataFrame, index: EntityIndex) -> pl.DataFrame:
     named = _named(paragraphs, index)
-    generic = set(gazetteer.zone_words())
-    ids, subjects, named_by, places_named = [], [], [], []
-    urls = dict(documents.select("document_id", "source_url").iter_rows()) if "source_url" in documents.columns \
-        else {}
-    by_document = {doc: forms for doc, forms in named.group_by("document_id").agg("form").iter_rows()}
-    for document_id in documents.get_column("document_id").to_list():
-        forms = by_document.get(document_id, [])
-        targets = [index.canonical.get(f) for f in forms]
-        levels = {t[len(SCOPE_PREFIX):] for t in targets if t and t.startswith(SCOPE_PREFIX) and "|" not in t}
-        places = {t for t in targets if t and not t.startswith(SCOPE_PREFIX)
-                  and index.entity_type.get(t) in _PLACE_TYPES}
-        url_places = gazetteer.places_in_url(urls.get(document_id))
-        subject = _url_subject(url_places, levels, {f for f in forms if f in generic})
-        ids.append(document_id)
-        subjects.append(subject)
-        found = sorted(places | {name for name, _ in url_places})
-        named_by.extend([document_id] * len(found))
-        places_named.extend(found)
-    # the lists are gathered from (document, place) pairs: from Python lists Polars would build a
-    # Series for every document
-    lists = pl.DataFrame({"document_id": named_by, "context_places": places_named}, schema={
-        "document_id": pl.String, "context_places": pl.String}).group_by("document_id").agg("context_places")
-    frame = pl.DataFrame({"document_id": ids, "url_subject": subjects}, schema={"document_id": pl.String,
-                                                                                "url_subject": pl.String})
+    # what each form the batch names stands for: a place, or a scope word's level (全区 → district)
+    place_of, level_of = {}, {}
+    for form in named.get_column("form").unique().to_list():
+        target = index.canonical.get(form)
+        if not target:
+            continue
+        if target.startswith(SCOPE_PREFIX):
+            if "|" not in target:
+                level_of[form] = target[len(SCOPE_PREFIX):]
+        elif index.entity_type.get(target) in _PLACE_TYPES:
+            place_of[form] = target
+    places = named.select("document_id", pl.col("form").replace_strict(place_of, default=None, return_dtype=pl.String)
+                          .alias("place")).drop_nulls("place")
+    # only a URL with a word of a place's pinyin or initials is read, in Python (most name none)
+    url_rows, subjects = [], {}
+    if "source_url" in documents.columns:
+        read = documents.filter(gazetteer.url_may_name_places(pl.col("source_url"))).select("document_id", "source_url")
+        found = {document_id: in_url for document_id, url in read.iter_rows()
+                 if (in_url := gazetteer.places_in_url(url))}
+        generic = set(gazetteer.zone_words())
+        forms = named.filter(pl.col("document_id").is_in(list(found))).group_by("document_id").agg("form")
+        forms_of = dict(forms.iter_rows())
+        for document_id, url_places in found.items():
+            own = forms_of.get(document_id, [])
+            levels = {level_of[f] for f in own if f in level_of}
+            subjects[document_id] = _url_subject(url_places, levels, {f for f in own if f in generic})
+            url_rows.extend((document_id, name) for name, _ in url_places)
+    url_named = pl.DataFrame(url_rows, schema={"document_id": pl.String, "place": pl.String}, orient="row")
+    # each document's places, in order: gathered from (document, place) pairs, not per document
+    lists = (pl.concat([places, url_named]).unique().sort("document_id", "place")
+             .group_by("document_id").agg(pl.col("place").alias("context_places")))
+    frame = documents.select("document_id", pl.col("document_id").replace_strict(
+        subjects, default=None, return_dtype=pl.String).alias("url_subject"))
     return looked_up(frame, lists, ["document_id"]).select(
         "document_id", pl.col("context_places").fill_null(pl.lit([], dtype=pl.List(pl.String))), "url_subject")

@@ -22,6 +22,7 @@ from functools import lru_cache
 
 import polars as pl
 
+from transforms.distinct import on_distinct
 from transforms.numbers import range_separator
 from transforms.vocabulary import VOCAB_DIR, read_patterns
 
@@ -66,8 +67,10 @@ def coverage(documents: pl.DataFrame, paras: pl.DataFrame) -> pl.DataFrame:
     """``paras`` is ``transforms.clean.paragraphs(documents)``, as the extractor read them."""
     if documents.height == 0:
         return pl.DataFrame(schema=SCHEMA)
-    counted = (paras.filter(~pl.col("title_only"))
-               .group_by("document_id").agg(count_cue_numbers(pl.col("norm")).sum().alias("cue_numbers")))
+    # a paragraph repeated across the batch (boilerplate, reposts) is counted once (transforms.distinct)
+    counted = on_distinct(paras.filter(~pl.col("title_only")).select("document_id", "norm"), ["norm"],
+                          lambda texts: texts.with_columns(count_cue_numbers(pl.col("norm")).alias("_numbers")))
+    counted = counted.group_by("document_id").agg(pl.col("_numbers").sum().alias("cue_numbers"))
     # a document the cleaner left no paragraph of still has a row: it states no figure
     return (documents.select("document_id").join(counted, on="document_id", how="left", maintain_order="left")
             .with_columns(pl.col("cue_numbers").fill_null(0)).cast(SCHEMA))

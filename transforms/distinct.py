@@ -25,6 +25,9 @@ def looked_up(frame: pl.DataFrame, table: pl.DataFrame, keys: list[str]) -> pl.D
     """``frame`` with the other columns of ``table`` (one row per combination of ``keys``,
     nulls included) set on each row by its keys, null where the table has no row. Only the
     keys take part in the join: the wide frame is not gathered."""
+    if table.height == 0:  # nothing to find: no key is hashed
+        return frame.with_columns(pl.repeat(None, frame.height, dtype=dtype, eager=True).alias(name)
+                                  for name, dtype in table.schema.items() if name not in keys)
     found = frame.select(keys).join(table, on=keys, how="left", nulls_equal=True, maintain_order="left")
     return frame.with_columns(found.drop(keys).get_columns())
 

@@ -15,7 +15,7 @@ only after a known place or a plausible proper name, and never after a function 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -115,17 +115,24 @@ class EntityIndex:
         occur in its texts are listed: on any part of those texts the regex matches the same,
         and a batch names a few hundred of the gazetteer's thousands of forms (a regex of
         thousands costs Polars' engine its fast path)."""
-        forms = list(self.canonical) + (list(self.ambiguous) if include_ambiguous else [])
-        if self.present is not None:
-            forms = [f for f in forms if f in self.present or f not in self.checked]
+        forms = self.forms_to_match(include_ambiguous)
         if not forms:
             return r"(?:\b\B)"  # matches nothing (an empty alternation would match everywhere)
-        return "(?:" + "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)) + ")"
+        # (of two forms of one length only one can match at a place: their order is free)
+        return "(?:" + "|".join(re.escape(f) for f in sorted(forms, key=lambda f: (-len(f), f))) + ")"
 
-    def note_present(self, texts: list[str]) -> None:
+    def forms_to_match(self, include_ambiguous: bool = False) -> set[str]:
+        """The surface forms (the ambiguous ones too when asked) a regex over the texts
+        ``discover`` saw needs: those it found in them, and those added since."""
+        known = self.canonical.keys() | self.ambiguous.keys() if include_ambiguous else set(self.canonical)
+        if self.present is None:
+            return known
+        return {f for f in self.present | (known - self.checked) if f in known}
+
+    def note_present(self, texts: pl.Series) -> None:
         """Record which surface forms occur anywhere in ``texts`` (one Aho-Corasick pass)."""
         forms = list(dict.fromkeys([*self.canonical, *self.ambiguous]))
-        found = pl.Series(texts, dtype=pl.String).str.extract_many(forms, overlapping=True) if forms and texts else None
+        found = texts.str.extract_many(forms, overlapping=True) if forms and texts.len() else None
         self.present = frozenset() if found is None else frozenset(found.explode().drop_nulls().unique().to_list())
         self.checked = frozenset(forms)
         self.found_in = found
@@ -218,10 +225,26 @@ def _gazetteer_seed() -> tuple[dict, dict, dict, dict, dict, dict]:
 
 def base_index(vocabulary: Vocabulary) -> EntityIndex:
     """The gazetteer and zones, then the vocabulary's entities.csv over them (its canonical
-    names, types, parents and aliases win), then the scope words."""
+    names, types, parents and aliases win), then the scope words. Built once per vocabulary;
+    each batch gets copies of the tables to extend (the alias lists are shared: a batch that
+    adds an alias replaces the list, as ``discover`` does)."""
+    canonical, types, parents, aliases, ambiguous, codes = _vocabulary_seed(vocabulary)
+    return EntityIndex(dict(canonical), dict(types), dict(parents), dict(aliases), ambiguous=dict(ambiguous),
+                       admin_code=dict(codes))
+
+
+# vocabulary id → (the vocabulary, its tables); the vocabulary is held so that its id is not reused
+_SEEDS: dict[int, tuple[Vocabulary, tuple]] = {}
+_MAX_SEEDS = 4
+
+
+def _vocabulary_seed(vocabulary: Vocabulary) -> tuple[dict, dict, dict, dict, dict, dict]:
+    held = _SEEDS.get(id(vocabulary))
+    if held is not None and held[0] is vocabulary:
+        return held[1]
     seed = _gazetteer_seed()
     canonical, types, parents, ambiguous, codes = dict(seed[0]), dict(seed[1]), dict(seed[2]), dict(seed[4]), seed[5]
-    aliases = {n: list(a) for n, a in seed[3].items()}
+    aliases = dict(seed[3])
     for name, entity_type, parent, alias_list in vocabulary.entities.iter_rows():
         types[name] = entity_type
         parents[name] = parent
@@ -233,7 +256,11 @@ def base_index(vocabulary: Vocabulary) -> EntityIndex:
     for word, level in scope_words().items():
         canonical[word] = SCOPE_PREFIX + level
         ambiguous.pop(word, None)
-    return EntityIndex(canonical, types, parents, aliases, ambiguous=ambiguous, admin_code=dict(codes))
+    while len(_SEEDS) >= _MAX_SEEDS:
+        _SEEDS.pop(next(iter(_SEEDS)), None)
+    tables = (canonical, types, parents, aliases, ambiguous, codes)
+    _SEEDS[id(vocabulary)] = (vocabulary, tables)
+    return tables
 
 
 def _discovery_pattern() -> str:
@@ -242,19 +269,22 @@ def _discovery_pattern() -> str:
     return rf"[\u4e00-\u9fff()（）]{{2,24}}?(?:{suffixes})(?:{sub_areas})?"
 
 
-def _candidates(texts: list[str]) -> Iterator[tuple[str, list[tuple[int, str]]]]:
-    """Each text with the (start, name) of every match of the discovery pattern, as ``finditer``
-    would give them. Polars scans all texts at once, outside the GIL; a match's start is then
-    the first place its text occurs from the end of the previous match (an earlier occurrence
-    would itself have matched there first)."""
-    found = pl.Series(texts, dtype=pl.String).str.extract_all(_discovery_pattern()).to_list()
-    for text, names in zip(texts, found):
-        located, cursor = [], 0
-        for name in names or ():
-            start = text.find(name, cursor)
-            located.append((start, name))
-            cursor = start + len(name)
-        yield text, located
+def _scan(texts: pl.Series) -> pl.DataFrame:
+    """text, names: every match of the discovery pattern in each text, as ``re.findall`` gives them
+    (Polars scans all texts at once, outside the GIL)."""
+    return texts.rename("text").to_frame().with_columns(pl.col("text").str.extract_all(_discovery_pattern()).alias("names"))
+
+
+def _located(text: str, names: list[str] | None) -> list[tuple[int, str]]:
+    """(start, name) of each of ``names`` found in ``text``, as ``finditer`` would give them: a
+    match's start is the first place its text occurs from the end of the previous match (an
+    earlier occurrence would itself have matched there first)."""
+    located, cursor = [], 0
+    for name in names or ():
+        start = text.find(name, cursor)
+        located.append((start, name))
+        cursor = start + len(name)
+    return located
 
 
 def index_type(suffix: str) -> str | None:
@@ -324,16 +354,33 @@ def _place_head(text: str, index: EntityIndex) -> str | None:
     return None
 
 
-def discover(texts: list[str], index: EntityIndex) -> EntityIndex:
+def _to_judge(texts: pl.Series) -> pl.DataFrame:
+    """text, names of the distinct texts, in order, that ``discover`` has something to do in: a
+    candidate it may judge there, or an alias declaration. A candidate is judged at its first
+    occurrence not followed by a _NOT_AFTER_NAME character, so at the latest in the first text
+    that holds none of those characters; the texts after that one only repeat it."""
+    scanned = _scan(texts.unique(maintain_order=True)).with_row_index("_text")
+    pairs = scanned.select("_text", "names").explode("names").drop_nulls("names")
+    judged_by = scanned.filter(~pl.col("text").str.contains(f"[{''.join(sorted(_NOT_AFTER_NAME))}]")) \
+        .select("_text", "names").explode("names").group_by("names").agg(pl.col("_text").min().alias("_by"))
+    needed = pairs.join(judged_by, on="names", how="left").filter(
+        pl.col("_by").is_null() | (pl.col("_text") <= pl.col("_by"))).get_column("_text").unique()
+    return scanned.filter(pl.col("_text").is_in(needed.implode()) | pl.col("text").str.contains("以下简称", literal=True)) \
+        .select("text", "names")
+
+
+def discover(texts: Iterable[str] | pl.Series, index: EntityIndex) -> EntityIndex:
     """Add names ending in an entity suffix (…高新区, …有限公司) and 以下简称 aliases.
 
     Each distinct candidate is judged once; an enterprise's parent region is read from the
     text just before its first mention.
     """
+    texts = texts if isinstance(texts, pl.Series) else pl.Series(list(texts), dtype=pl.String)
     suffixes = suffix_types()
     judged: set[str] = set()
-    for text, candidates in _candidates(list(dict.fromkeys(texts))):
-        for start, raw in candidates:
+    for text, names in _to_judge(texts).iter_rows():
+        # a text whose names were all judged in earlier texts has nothing left to judge
+        for start, raw in () if judged.issuperset(names) else _located(text, names):
             end = start + len(raw)
             if raw in judged or text[end:end + 1] in _NOT_AFTER_NAME:
                 continue
@@ -346,7 +393,7 @@ def discover(texts: list[str], index: EntityIndex) -> EntityIndex:
             if verdict == "alias":
                 place = gazetteer.by_short()[name[:-1]][0]
                 index.canonical[name] = place
-                index.aliases.setdefault(place, []).append(name)
+                index.aliases[place] = [*index.aliases.get(place, []), name]
                 continue
             if verdict is None:
                 continue
@@ -370,7 +417,7 @@ def discover(texts: list[str], index: EntityIndex) -> EntityIndex:
                 target = index.canonical.get(full) or _longest_known_suffix(full, index)
                 if target and short not in index.canonical and not target.startswith(SCOPE_PREFIX):
                     index.canonical[short] = target
-                    index.aliases.setdefault(target, []).append(short)
+                    index.aliases[target] = [*index.aliases.get(target, []), short]
     for name in sorted(index.discovered, key=len, reverse=True):
         if _alias_by_place(name, index):
             index.discovered.discard(name)
@@ -397,7 +444,7 @@ def _alias_by_place(name: str, index: EntityIndex) -> bool:
         if home is not None and place != home and place not in index.ancestors(home):
             continue
         index.canonical[name] = known
-        index.aliases.setdefault(known, []).append(name)
+        index.aliases[known] = [*index.aliases.get(known, []), name]
         if home is None:
             index.parent[known] = place
         if name in index.discovered:

@@ -109,10 +109,15 @@ def _back_references(tiles: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema, orient="row")
 
 
+# what _bind reads of the tiles (the head's cue columns included)
+_READS = ["sent_id", "tile_no", "tile_kind", "lead", "core_bare", "core_clause", "period_phrase", "residue",
+          "indicator_own", "indicator", "breakdown_segment", "yoy_dir", "qpre", "share", "diff"]
+
+
 def bind_enumerations(tiles: pl.DataFrame, surface_to_code: dict[str, str], index: EntityIndex) -> pl.DataFrame:
     # a run follows a 分别 of its own sentence: the sentences without one pass through
     return on_runs(tiles, pl.col("sentence").str.contains("分别"),
-                   lambda listing: _bind(listing, surface_to_code, index))
+                   lambda listing: _bind(listing, surface_to_code, index), reads=_READS)
 
 
 def _bind(tiles: pl.DataFrame, surface_to_code: dict[str, str], index: EntityIndex) -> pl.DataFrame:
@@ -165,7 +170,7 @@ def _bind(tiles: pl.DataFrame, surface_to_code: dict[str, str], index: EntityInd
     in_enum = pl.col("enum_indicator").is_not_null()
     in_list = in_enum | pl.col("enum_entity").is_not_null()
     # the head's cue (分别突破 …) applies to every number of the run
-    head_cue = [c for c in ("yoy_dir", "qpre", "share", "diff", "diff_bench", "share_bench") if c in tiles.columns]
+    head_cue = [c for c in ("yoy_dir", "qpre", "share", "diff") if c in tiles.columns]
     return tiles.with_columns(
         pl.when(in_enum).then(pl.col("enum_indicator")).otherwise(pl.col("indicator")).alias("indicator"),
         pl.when(in_enum).then(pl.col("enum_segment")).alias("enum_segment"),

@@ -22,11 +22,12 @@ from transforms.clean import display_offset, paragraphs
 from transforms.context import document_context
 from transforms.coverage import SCHEMA as COVERAGE_SCHEMA
 from transforms.coverage import coverage
+from transforms.distinct import on_distinct
 from transforms.entities import SCOPE_PREFIX, base_index, discover, entity_frame
 from transforms.enumerations import BREAKDOWN_OF, bind_enumerations
-from transforms.groups import discover_groups
+from transforms.groups import GROUP_SEPARATOR, discover_groups
 from transforms.measures import assign_measures
-from transforms.mentions import Matchers, mentions
+from transforms.mentions import Matchers, mentions, split_sentences
 from transforms.observations import (
     any_defect_regex, bind_breakdown_lists, bind_comparison_lists, bind_indicators, bind_periods, bind_segments,
     defects, phrase_of, strip_pattern,
@@ -95,37 +96,63 @@ def extract(documents: pl.DataFrame, vocabulary: Vocabulary | None = None) -> Ex
     if documents.height == 0:
         return _empty()
     paras = read_tables(paragraphs(documents))
-    texts = paras.get_column("norm").to_list()
+    texts = paras.get_column("norm")
     index = discover_groups(texts, discover(texts, base_index(vocabulary)))
     surface_to_code, gap_forms, indicator_pattern = _indicator_forms(vocabulary)
     context = document_context(documents, paras, index)
     entity_pattern = index.pattern(include_ambiguous=True)
+    groups = frozenset(f for f in index.forms_to_match()
+                       if index.canonical[f].startswith(SCOPE_PREFIX) and GROUP_SEPARATOR in index.canonical[f])
     matchers = Matchers(entity=entity_pattern, indicator=indicator_pattern,
-                        strip=strip_pattern(entity_pattern, period_pattern()))
-    tiles = mentions(paras, matchers)
-    tiles = bind_indicators(tiles, surface_to_code, gap_forms)
+                        strip=strip_pattern(entity_pattern, period_pattern()),
+                        strip_plain=strip_pattern(entity_pattern, period_pattern(), basis=False), groups=groups)
+    sentences = split_sentences(paras)
+    # every sentence is read for defects
+    sentence_rows = sentences.filter(~pl.col("title_only")).select(
+        "document_id", "para_no", "sentence", "sentence_display", "sent_start", "norm_to_display")
+    tiles = bind_indicators(mentions(sentences, matchers), surface_to_code, gap_forms)
     tiles = bind_breakdown_lists(bind_enumerations(tiles, surface_to_code, index))
     tiles = bind_segments(tiles, segmented_indicators(vocabulary), index)
     tiles = bind_periods(tiles, documents)
     tiles = bind_entities(tiles, index, context)
-    tiles = assign_measures(tiles)
-    tiles = bind_comparison_lists(tiles, index)
-    tiles = _enterprise_segments(tiles, index)
+    # from here on only the number tiles are read (each step below reads and sets a number's own row)
+    numbers = assign_measures(tiles.select(_MEASURED_COLUMNS).filter(pl.col("tile_kind") == "number"))
+    listed = bind_comparison_lists(numbers, index)
+    if listed is not numbers:  # sorted by document (observations._ORDER): the sentences follow
+        sentence_rows = sentence_rows.sort("document_id", "para_no", "sent_start", maintain_order=True)
+    numbers = _enterprise_segments(listed, index)
 
-    # a metadata title not in the text gives the period and subject, never a fact
-    numbers = tiles.filter((pl.col("tile_kind") == "number") & ~pl.col("title_only"))
+    # a metadata title not in the text gives the period and subject, never a fact; the numbers
+    # carry only the columns read from here on (a filter copies every column it keeps)
     clean = ~pl.col("lost_digits").fill_null(False) & ~pl.col("tile").str.contains(any_defect_regex())
-    facts = numbers.filter(clean & pl.col("measure").is_in(FACT_MEASURES) & pl.col("indicator").is_not_null()
+    numbers = numbers.select(_NUMBER_COLUMNS).filter(~pl.col("title_only") & clean)
+    facts = numbers.filter(pl.col("measure").is_in(FACT_MEASURES) & pl.col("indicator").is_not_null()
                            & pl.col("entity").is_not_null() & pl.col("value").is_not_null())
     observations = _finish(facts, index)
-    unmapped = _unmapped(numbers.filter(clean))
-    sentence_rows = (tiles.filter(~pl.col("title_only"))
-                     .select("document_id", "para_no", "sentence", "sentence_display", "sent_start", "norm_to_display")
-                     .unique(["document_id", "para_no", "sent_start"], maintain_order=True))
+    unmapped = _unmapped(numbers)
     found_defects = defects(sentence_rows)
     entities = entity_frame(index, set(observations.get_column("entity").to_list())
                             | set(observations.get_column("benchmark").drop_nulls().to_list()))
     return Extraction(observations, found_defects, unmapped, entities, coverage(documents, paras))
+
+
+# what assign_measures, bind_comparison_lists and _enterprise_segments read of the tiles, and
+# the numbers' filters, _finish and _unmapped after them (a filter copies every column it keeps)
+_MEASURED_COLUMNS = [
+    "document_id", "para_no", "sent_no", "sent_id", "tile_no", "tile_kind", "title_only", "tile", "lost_digits",
+    "lead", "next_lead", "previous_period_phrase", "kind", "value", "unit", "suffix_qualifier", "yoy_dir", "diff",
+    "share", "avg2y", "qpre", "rank_verb", "rank_bench", "parity", "is_class_word", "benchmark_cue",
+    "benchmark_parity", "benchmark_rank", "indicator", "entity", "entity_type", "segment", "year", "sentence_year",
+    "start_month", "end_month", "sentence", "sentence_display", "sent_start", "norm_to_display", "tile_start",
+    "tile_end", "evidence_start", "residue",
+]
+# what the numbers' filters, _finish and _unmapped read of the tiles
+_NUMBER_COLUMNS = [
+    "document_id", "tile_kind", "title_only", "tile", "lost_digits", "measure", "indicator", "entity", "entity_type",
+    "value", "unit", "qualifier", "benchmark", "segment", "year", "sentence_year", "start_month", "end_month",
+    "sentence", "sentence_display", "sent_start", "norm_to_display", "tile_start", "tile_end", "evidence_start",
+    "residue",
+]
 
 
 def _enterprise_segments(tiles: pl.DataFrame, index) -> pl.DataFrame:
@@ -159,26 +186,30 @@ def _finish(facts: pl.DataFrame, index) -> pl.DataFrame:
     evidence_start = pl.col("evidence_start").fill_null(pl.col("tile_start"))
     defective = pl.col("sentence").str.slice(evidence_start, pl.col("tile_end") - evidence_start).str.contains(
         any_defect_regex())
+    facts = facts.filter(~pl.col("entity").str.starts_with(SCOPE_PREFIX) & ~defective)
     families = {n: index.family(n) for n in facts.get_column("entity").drop_nulls().unique().to_list()}
     family = pl.col("entity").replace_strict(families, default=pl.col("entity"),
                                              return_dtype=pl.String)
-    facts = facts.with_columns(
-        year.cast(pl.Int32).alias("year"), start.alias("start_month"), end.alias("end_month"),
-        char_start.alias("char_start"), char_end.alias("char_end"), evidence.alias("evidence"),
-        family.alias("family"),
-    ).filter(~pl.col("entity").str.starts_with(SCOPE_PREFIX) & ~defective)
+    # from here on only what an observation holds (and its family) is carried
+    facts = facts.select(
+        "document_id", "entity", "entity_type", year.cast(pl.Int32).alias("year"), start.alias("start_month"),
+        end.alias("end_month"), "indicator", "segment", "measure", "value", "unit", "qualifier", "benchmark",
+        evidence.alias("evidence"), char_start.alias("char_start"), char_end.alias("char_end"), family.alias("family"),
+    )
     # The same statement repeated in a document (headline, body, data box) is one observation;
     # a repeat that lost its period in a box is the same statement as the one that kept it.
     facts = _drop_rounded_restatements(facts)
     statement = ["document_id", "family", "indicator", "segment", "measure", "value"]
     has_period = pl.col("start_month").is_not_null()
-    facts = facts.filter(has_period | ~has_period.any().over(statement, ))
+    if not facts.select(has_period.all()).item():  # the window only matters where a period is missing
+        facts = facts.filter(has_period | ~has_period.any().over(statement))
     facts = facts.unique(subset=[*statement, "year", "start_month", "end_month", "benchmark"], keep="first",
                          maintain_order=True)
-    return facts.with_columns(
-        period_label(pl.col("year"), pl.col("start_month"), pl.col("end_month")).alias("period_label"),
-        pl.lit(EXTRACTOR_VERSION).alias("extractor_version"),
-    ).select(list(OBSERVATION_SCHEMA)).cast(OBSERVATION_SCHEMA)
+    # a batch states a few dozen distinct periods: each is labelled once
+    facts = on_distinct(facts, ["year", "start_month", "end_month"], lambda periods: periods.with_columns(
+        period_label(pl.col("year"), pl.col("start_month"), pl.col("end_month")).alias("period_label")))
+    return facts.with_columns(pl.lit(EXTRACTOR_VERSION).alias("extractor_version")) \
+        .select(list(OBSERVATION_SCHEMA)).cast(OBSERVATION_SCHEMA)
 
 
 _SAME_FACT = ["document_id", "entity", "indicator", "segment", "measure", "year", "start_month", "end_month"]

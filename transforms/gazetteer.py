@@ -211,6 +211,25 @@ def places_in_url(url: str | None, entity_types: Iterable[str] | None = None) ->
 
 
 @lru_cache(maxsize=1)
+def _url_keys() -> list[str] | None:
+    """Every pinyin and initials word ``places_in_url`` looks up (None if one is not plain letters)."""
+    by_pinyin, by_initials = _url_words()
+    keys = sorted({*by_pinyin, *by_initials})
+    return keys if all(re.fullmatch("[a-z]+", k) for k in keys) else None
+
+
+def url_may_name_places(url: pl.Expr) -> pl.Expr:
+    """False only where ``places_in_url(url)`` is surely empty: every host or path word it looks
+    up is a run of ASCII letters of the lowercased URL, so a URL none of whose runs is a pinyin or
+    initials word names no place. A URL with other than ASCII characters is always read."""
+    keys = _url_keys()
+    if keys is None:
+        return url.is_not_null() & (url != "")
+    named = url.str.to_lowercase().str.extract_all("[a-z]+").list.eval(pl.element().is_in(keys)).list.any()
+    return url.is_not_null() & (~url.str.contains(r"^[\x00-\x7f]*$") | named)
+
+
+@lru_cache(maxsize=1)
 def _stop_url_words() -> frozenset[str]:
     return frozenset(read_patterns(VOCAB_DIR / "url_stopwords.txt"))
 

@@ -33,10 +33,8 @@ def group_kinds() -> dict[str, str]:
 
 def _pattern(index: EntityIndex) -> str:
     # as in EntityIndex.pattern, a form ``discover`` did not find in the texts cannot match in them
-    places = sorted((f for f, n in index.canonical.items()
-                     if (index.present is None or f in index.present or f not in index.checked)
-                     and (n.startswith(SCOPE_PREFIX) or index.entity_type.get(n) in _PLACE_TYPES)),
-                    key=len, reverse=True)
+    places = sorted((f for f in index.forms_to_match() if index.canonical[f].startswith(SCOPE_PREFIX)
+                     or index.entity_type.get(index.canonical[f]) in _PLACE_TYPES), key=lambda f: (-len(f), f))
     place = "|".join(re.escape(p) for p in places)
     kinds = "|".join(re.escape(k) for k in group_kinds())
     return rf"(?:{place})?(?:{_COUNT})?(?:{kinds})"
@@ -53,7 +51,7 @@ def _split(surface: str, index: EntityIndex) -> tuple[str | None, str] | None:
     return place or None, kind
 
 
-def discover_groups(texts: list[str], index: EntityIndex) -> EntityIndex:
+def discover_groups(texts: list[str] | pl.Series, index: EntityIndex) -> EntityIndex:
     # the distinct texts are scanned (a repeated paragraph names the same groups)
     found = pl.Series(texts, dtype=pl.String).unique().str.extract_all(_pattern(index)).explode().drop_nulls().unique()
     scopes = scope_words()

@@ -61,7 +61,8 @@ def _in_plan(tiles: pl.DataFrame) -> pl.DataFrame:
     plans = on_distinct(tiles, ["sentence"], lambda sentences: sentences.with_columns(
         pl.col("sentence").str.contains(_target_regex()).alias("in_plan")))
     so_far = pl.col("sentence").str.head(pl.col("tile_end")).str.contains(_target_regex())
-    return on_runs(plans, pl.col("in_plan"), lambda part: part.with_columns(so_far.alias("in_plan")))
+    return on_runs(plans, pl.col("in_plan"), lambda part: part.select(so_far.alias("in_plan")),
+                   reads=["sentence", "tile_end"])
 
 
 def assign_measures(tiles: pl.DataFrame) -> pl.DataFrame:

@@ -22,9 +22,9 @@ from transforms.clean import display_offset
 from transforms.distinct import looked_up, on_distinct
 from transforms.entities import EntityIndex
 from transforms.enumerations import BREAKDOWN_OF
-from transforms.mentions import cue_words
+from transforms.mentions import BASIS_WORD, cue_words
 from transforms.periods import PERIOD_FIELDS, parse_period, resolve_year
-from transforms.runs import filled, on_runs
+from transforms.runs import filled_by_id, on_runs, run_start, shifted
 from transforms.subjects import LEAD_PARAGRAPHS, benchmark_of
 from transforms.vocabulary import VOCAB_DIR, read_patterns, vocab_rows
 
@@ -86,9 +86,9 @@ def bind_indicators(tiles: pl.DataFrame, surface_to_code: dict[str, str], gap_fo
     )
     own = pl.col("_own")
     tiles = tiles.with_columns(
-        filled(own, *_KEY).alias("_in_sentence"),
-        filled(pl.when(own != BLOCKED).then(own), "para_id").alias("_paragraph_topic"),
-        filled(pl.when(own.is_not_null()).then(pl.col("breakdown_segment").fill_null("")), *_KEY).alias("_breakdown"),
+        filled_by_id(own, *_KEY).alias("_in_sentence"),
+        filled_by_id(pl.when(own != BLOCKED).then(own), "para_id").alias("_paragraph_topic"),
+        filled_by_id(pl.when(own.is_not_null()).then(pl.col("breakdown_segment").fill_null("")), *_KEY).alias("_breakdown"),
     )
     # "福州的增速达到5.4%", "泉州2.5%的增速": a bare rate names no indicator of its own and
     # continues the paragraph's topic, even past the end of the sentence
@@ -106,7 +106,7 @@ def bind_indicators(tiles: pl.DataFrame, surface_to_code: dict[str, str], gap_fo
         pl.when(is_number & ~counts_what_follows).then(carried.replace(BLOCKED, None)).alias("indicator"),
         # the tile whose core named the indicator: its clause starts the evidence
         # (the core is the lead less the cue actually split off, and its clause is the core's tail)
-        filled(pl.when(code.is_not_null()).then(pl.col("tile_start") + pl.col("core").str.len_chars()
+        filled_by_id(pl.when(code.is_not_null()).then(pl.col("tile_start") + pl.col("core").str.len_chars()
                                                 - pl.col("core_clause").str.len_chars()), *_KEY).alias("evidence_start"),
     ).drop("_trailing", "_counts_following", "_own", "_in_sentence", "_paragraph_topic", "_breakdown")
 
@@ -118,7 +118,7 @@ def _components(tiles: pl.DataFrame) -> pl.DataFrame:
     if not tiles.get_column("indicator_form").is_in([form for form, _ in parts]).any():
         return tiles
     pairs = pl.DataFrame(parts, schema={"indicator_form": pl.String, "_whole": pl.String}, orient="row")
-    before = pl.col("indicator_own").shift(1).forward_fill().over(_KEY)
+    before = filled_by_id(shifted(pl.col("indicator_own"), *_KEY), *_KEY)
     tiles = tiles.with_columns(before.alias("_before")).join(
         pairs, left_on=["indicator_form", "_before"], right_on=["indicator_form", "_whole"], how="left",
         coalesce=False)
@@ -131,9 +131,15 @@ def _components(tiles: pl.DataFrame) -> pl.DataFrame:
 def bind_breakdown_lists(tiles: pl.DataFrame) -> pl.DataFrame:
     """"固定资产投资增长3.2%。分产业看：第一产业增长7.5%，建安工程增长3.3%": after 按…看 / 分…看 the
     items named are parts of the indicator the paragraph was about, read as it with a segment."""
-    # only the paragraphs with an intro are read (the rest pass through)
+    # only the paragraphs with an intro are read (the rest pass through); a sentence is looked at
+    # in its first tile
     has_intro = pl.col("sentence").str.contains(_BREAKDOWN_INTRO)
-    return on_runs(tiles, has_intro.any().over("para_id"), lambda part: _breakdown_items(part, has_intro))
+    intro_paragraphs = tiles.select("para_id", "tile_no", "sentence").filter(pl.col("tile_no") == 0) \
+        .filter(has_intro).get_column("para_id").unique()
+    return on_runs(tiles, pl.col("para_id").is_in(intro_paragraphs.implode()),
+                   lambda part: _breakdown_items(part, has_intro),
+                   reads=["para_id", "sent_id", "sentence", "tile_kind", "lead", "core_bare", "indicator_own", "indicator",
+                          "breakdown_segment"])
 
 
 def _breakdown_items(tiles: pl.DataFrame, has_intro: pl.Expr) -> pl.DataFrame:
@@ -163,18 +169,17 @@ def bind_segments(tiles: pl.DataFrame, segment_codes: set[str], index: EntityInd
     suffixes = "|".join(re.escape(w) for w in cue_words()["segment_suffix"])
     cleaned = raw.str.replace(f"^(?:{prefixes})+", "").str.replace(f"(?:{suffixes})+$", "")
     # the industry a core names and the partner its clause trades with, read once per distinct text
-    tiles = on_distinct(tiles, ["core_bare"], lambda distinct: distinct.with_columns(
+    tiles = on_distinct(tiles, ["core_bare", "core_clause"], lambda distinct: distinct.with_columns(
         pl.when((cleaned.str.len_chars() > 0) & (cleaned.str.len_chars() <= _MAX_SEGMENT_CHARS)
-                & ~cleaned.str.contains(r"[0-9]")).then(cleaned).alias("_industry")))
-    tiles = on_distinct(tiles, ["core_clause"], lambda distinct: distinct.with_columns(
+                & ~cleaned.str.contains(r"[0-9]")).then(cleaned).alias("_industry"),
         pl.col("core_clause").str.extract(_PARTNER, 1).fill_null("").alias("_partner")))
     named = pl.col("indicator_own").is_not_null()
     # both carry to the numbers after them that name nothing ("电子信息产业产值120亿元，增长9.1%")
-    segment = filled(pl.when(named).then(
+    segment = filled_by_id(pl.when(named).then(
         pl.when(needs_segment & pl.col("_industry").is_not_null()).then(pl.col("_industry")).otherwise(pl.lit(""))
     ), *_KEY).replace("", None)
     # 对东盟进出口, 对美出口: trade with a partner is a segment of the subject's trade
-    partner = filled(pl.when(pl.col("indicator").is_in(_TRADE) & named).then(pl.col("_partner")), *_KEY).replace("", None)
+    partner = filled_by_id(pl.when(pl.col("indicator").is_in(_TRADE) & named).then(pl.col("_partner")), *_KEY).replace("", None)
     return tiles.with_columns(
         pl.coalesce(pl.col("enum_segment"), pl.col("breakdown_segment"), partner, segment).alias("segment")
     ).drop("_industry", "_partner")
@@ -182,12 +187,14 @@ def bind_segments(tiles: pl.DataFrame, segment_codes: set[str], index: EntityInd
 
 def bind_periods(tiles: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
     """Period and year of every tile: paragraph carry-over, then section heading, then title."""
-    table = pl.DataFrame([(p, *(parse_period(p)[f] for f in PERIOD_FIELDS))
-                          for p in tiles.get_column("period_phrase").drop_nulls().unique()],
-                         schema={"period_phrase": pl.String, **PERIOD_FIELDS}, orient="row")
+    phrases = tiles.get_column("period_phrase").drop_nulls().unique().to_list()
+    parsed = [parse_period(p) for p in phrases]
+    table = pl.DataFrame({"period_phrase": phrases, **{f: [p[f] for p in parsed] for f in PERIOD_FIELDS}},
+                         schema={"period_phrase": pl.String, **PERIOD_FIELDS})
     published = documents.select("document_id", pl.col("published_at").cast(pl.Date)).unique("document_id", keep="last")
     tiles = looked_up(looked_up(tiles, table, ["period_phrase"]), published, ["document_id"])
     tiles = tiles.with_columns(
+        run_start("document_id").cum_sum().alias("_doc"),
         pl.col("next_lead").alias("_next_lead"),
         pl.col("lead").str.contains(r"(?:到|至|截至|截止|于|《|“|\")$").alias("_names_target"),
     )
@@ -221,23 +228,24 @@ def bind_periods(tiles: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
         .when(adverbial_year).then(pl.col("value").cast(pl.Int32, strict=False))
     )
     tiles = tiles.with_columns(
-        filled(phrase, "para_id").alias("para_period"),
-        filled(context_year, "para_id").alias("context_year"),
+        filled_by_id(phrase, "para_id").alias("para_period"),
+        filled_by_id(context_year, "para_id").alias("context_year"),
         # a year stated in the sentence of a target (到2027年) is the target's year
-        filled(pl.when(year_token).then(pl.col("value").cast(pl.Int32, strict=False))
+        filled_by_id(pl.when(year_token).then(pl.col("value").cast(pl.Int32, strict=False))
                .when(bare_year).then(pl.col("explicit_year")), *_KEY).alias("sentence_year"),
     )
-    title_period = pl.when(pl.col("is_title")).then(pl.col("para_period")).drop_nulls().first().over("document_id")
+    # windows over a document are taken over its run number (_doc): integer groups are cheaper
+    title_period = pl.when(pl.col("is_title")).then(pl.col("para_period")).drop_nulls().first().over("_doc")
     # the lead's period (the first one the body states) covers later paragraphs that state none,
     # and the first year the body states for a period dates those that state none
     in_lead = ~pl.col("is_title") & (pl.col("para_no") < LEAD_PARAGRAPHS)
-    lead_period = pl.when(in_lead & is_period).then(pl.col("period_phrase")).drop_nulls().first().over("document_id")
+    lead_period = pl.when(in_lead & is_period).then(pl.col("period_phrase")).drop_nulls().first().over("_doc")
     lead_year = pl.when(in_lead & is_period).then(pl.struct("period_phrase", "explicit_year")).drop_nulls() \
-        .first().over("document_id").struct.field("explicit_year")
+        .first().over("_doc").struct.field("explicit_year")
     tiles = tiles.with_columns(
         pl.coalesce("para_period", title_period, lead_period).alias("bound_period"),
         lead_year.alias("lead_year"),
-    ).drop(*PERIOD_FIELDS, "_next_lead", "_names_target", "_is_period", "_opens_clause", "_year_token",
+    ).drop(*PERIOD_FIELDS, "_doc", "_next_lead", "_names_target", "_is_period", "_opens_clause", "_year_token",
            "_before_comma")
     tiles = looked_up(tiles, table.rename({"period_phrase": "bound_period"}), ["bound_period"])
     year = resolve_year(pl.col("explicit_year"), pl.col("context_year"), pl.col("relative_year"), pl.col("lead_year"),
@@ -279,7 +287,8 @@ def _comparison_pairs(match: re.Match) -> tuple[str, list[tuple[str, float]]] | 
 
 def bind_comparison_lists(tiles: pl.DataFrame, index: EntityIndex) -> pl.DataFrame:
     """Gaps to several benchmarks in one phrase: one diff_pp per benchmark, for the growth
-    rate stated just before the phrase (its subject, indicator and period)."""
+    rate stated just before the phrase (its subject, indicator and period). Returns ``tiles``
+    itself when no phrase gave any, else the tiles with those rows, sorted by _ORDER."""
     listed = pl.col("sentence").str.contains("个百分点") & pl.col("sentence").str.contains("[、和及与]")
     candidates = tiles.filter((pl.col("tile_kind") == "number") & listed)
     if candidates.height == 0:
@@ -347,14 +356,18 @@ def phrase_of(residue: pl.Expr) -> pl.Expr:
     return residue.str.extract(r"([^,，;；:：。、—]+)$", 1).str.slice(-_MAX_PHRASE_CHARS)
 
 
-def strip_pattern(entity_pattern: str, period_pattern: str) -> str:
+def strip_pattern(entity_pattern: str, period_pattern: str, basis: bool = True) -> str:
+    """What names nothing between an indicator and its number. Without ``basis`` the pattern
+    leaves out the basis of a figure (按可比价格计算): the same pattern on a text without
+    ``BASIS_WORD``, and a much faster one (those alternatives may start at any character)."""
     fillers = sorted(cue_words()["filler"], key=len, reverse=True)
     filler_alt = "|".join(re.escape(w) for w in fillers)
+    # 按2017年平均汇率计算为, 按可比价格计算: the basis of a figure names nothing, nor does a
+    # note in brackets after it ((部口径), (人民币,下同), (不含农户))
+    basis_alt = (f"|按[^,，;；。]{{0,12}}?{BASIS_WORD}为?"
+                 f"|[^,，;；。]{{0,8}}?(?:汇率|价格|可比价|不变价|口径){BASIS_WORD}为?") if basis else ""
     return (
-        # 按2017年平均汇率计算为, 按可比价格计算: the basis of a figure names nothing, nor does a
-        # note in brackets after it ((部口径), (人民币,下同), (不含农户))
-        f"(?:{entity_pattern})|(?:{period_pattern})|(?:{filler_alt})|按[^,，;；。]{{0,12}}?计算为?"
-        r"|[^,，;；。]{0,8}?(?:汇率|价格|可比价|不变价|口径)计算为?"
+        f"(?:{entity_pattern})|(?:{period_pattern})|(?:{filler_alt}){basis_alt}"
         r"|[(（][^()（）]{0,10}[)）]"
         r"|[\s,，、;；:：()（）“”\"'《》—\-·.]"
     )

@@ -54,26 +54,35 @@ def filled(value: pl.Expr, *keys: str) -> pl.Expr:
     return pl.when(found_in == run).then(value.forward_fill())
 
 
-def on_runs(frame: pl.DataFrame, selected: pl.Expr,
-            step: Callable[[pl.DataFrame], pl.DataFrame]) -> pl.DataFrame:
+def filled_by_id(value: pl.Expr, run: str) -> pl.Expr:
+    """``filled(value, run)`` for a column of run numbers (sent_id, para_id): a number never comes
+    back once another has started, so the numbers tell the runs apart themselves."""
+    found_in = pl.when(value.is_not_null()).then(pl.col(run)).forward_fill()
+    return pl.when(found_in == pl.col(run)).then(value.forward_fill())
+
+
+def on_runs(frame: pl.DataFrame, selected: pl.Expr, step: Callable[[pl.DataFrame], pl.DataFrame],
+            reads: list[str] | None = None) -> pl.DataFrame:
     """``step(frame)`` for a step that changes rows only where ``selected`` is true and, to do
     so, reads no row where it is false (``selected`` is true on whole sentences or paragraphs,
     whatever ``step`` looks across). The step runs on the selected rows, keeping their number
     and order; what it changed is written back there, the other rows keep their values (null
-    in the columns the step adds; the columns it drops are dropped)."""
+    in the columns the step adds; the columns it drops are dropped). A step that reads only
+    some columns names them in ``reads``: it is given those alone (the wide frame is not
+    gathered), and the columns it returns are set on the frame, the others kept."""
     rows = frame.select(selected.fill_null(False)).to_series().arg_true()
-    given = frame[rows]
+    given = (frame if reads is None else frame.select(reads))[rows]
     part = step(given)
     if part.height != given.height:
         raise ValueError("a step on_runs must keep its rows")
-    if part.height == frame.height:
+    if part.height == frame.height and reads is None:
         return part
-    columns = []
+    columns = {} if reads is None else {name: frame.get_column(name) for name in frame.columns}
     for name, dtype in part.schema.items():
         if name in given.columns and part.get_column(name).equals(given.get_column(name), check_dtypes=True):
-            columns.append(frame.get_column(name))   # untouched: no copy
+            columns[name] = frame.get_column(name)   # untouched: no copy
             continue
         whole = frame.get_column(name).cast(dtype) if name in frame.columns \
             else pl.repeat(None, frame.height, dtype=dtype, eager=True).alias(name)
-        columns.append(whole.scatter(rows, part.get_column(name)) if rows.len() else whole)
-    return pl.DataFrame(columns)
+        columns[name] = whole.scatter(rows, part.get_column(name)) if rows.len() else whole
+    return pl.DataFrame(list(columns.values()))

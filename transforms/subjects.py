@@ -25,6 +25,7 @@ from transforms import gazetteer
 from transforms.distinct import looked_up
 from transforms.entities import SCOPE_PREFIX, EntityIndex, plausible_name
 from transforms.groups import GROUP_SEPARATOR, group_entity
+from transforms.runs import filled, filled_by_id
 
 # "高于全省平均水平（4.6%）": the benchmark whose own rate stands in the brackets (captured)
 _WHOLE_SCOPES = ("全国", "全省", "全市", "全区")
@@ -34,9 +35,10 @@ LEAD_PARAGRAPHS = 3  # the title and the first paragraphs: what a reader takes a
 
 def _shared_names(tiles: pl.DataFrame, index: EntityIndex, context: pl.DataFrame) -> pl.DataFrame:
     """document_id, entity_form → canonical for the shared forms the documents use."""
-    pairs = tiles.filter(pl.col("entity_form").is_in(list(index.ambiguous))) \
-        .select("document_id", "entity_form").unique()
-    places = dict(context.select("document_id", "context_places").iter_rows())
+    pairs = tiles.select("document_id", "entity_form").filter(pl.col("entity_form").is_in(list(index.ambiguous))) \
+        .unique()
+    places = dict(context.filter(pl.col("document_id").is_in(pairs.get_column("document_id").implode()))
+                  .select("document_id", "context_places").iter_rows())
     generic = gazetteer.zone_words()
     rows = []
     for document_id, form in pairs.iter_rows():
@@ -50,8 +52,9 @@ def _shared_names(tiles: pl.DataFrame, index: EntityIndex, context: pl.DataFrame
                         orient="row")
 
 
-def _document_subjects(tiles: pl.DataFrame) -> pl.DataFrame:
-    """document_id → doc_subject, in one pass over the documents' tiles (in order)."""
+def _document_subjects(tiles: pl.DataFrame, context: pl.DataFrame) -> pl.DataFrame:
+    """document_id → doc_subject for every document of ``context``, in one pass over the tiles
+    that name something (in order)."""
     own = pl.col("entity_own")
     # a generic word nothing resolved (保税区) is the subject only when nothing better is named
     generic = own.is_in(list(gazetteer.zone_words()))
@@ -61,25 +64,27 @@ def _document_subjects(tiles: pl.DataFrame) -> pl.DataFrame:
     anywhere = pl.when(real).then(own).drop_nulls().first()
     national = pl.when((own == SCOPE_PREFIX + "country").any()).then(pl.lit("中国"))
     unresolved = pl.when(generic).then(own).drop_nulls().first()
-    return tiles.group_by("document_id").agg(
-        pl.coalesce(title, lead, pl.col("url_subject").first(), anywhere, unresolved, national).alias("doc_subject"))
+    named = tiles.select("document_id", "is_title", "para_no", "entity_own").filter(own.is_not_null()) \
+        .group_by("document_id").agg(title.alias("_title"), lead.alias("_lead"), anywhere.alias("_anywhere"),
+                                     unresolved.alias("_unresolved"), national.alias("_national"))
+    return looked_up(context.select("document_id", "url_subject"), named, ["document_id"]).select(
+        "document_id",
+        pl.coalesce("_title", "_lead", "url_subject", "_anywhere", "_unresolved", "_national").alias("doc_subject"))
 
 
 def bind_entities(tiles: pl.DataFrame, index: EntityIndex, context: pl.DataFrame) -> pl.DataFrame:
-    tiles = looked_up(tiles, context.select("document_id", "url_subject"), ["document_id"])
     tiles = looked_up(tiles, _shared_names(tiles, index, context), ["document_id", "entity_form"])
     # the forms the tiles name, not the whole gazetteer, make the lookup table
     forms = {f: index.canonical[f] for f in tiles.get_column("entity_form").drop_nulls().unique().to_list()
              if f in index.canonical}
     canonical = pl.col("entity_form").replace_strict(forms, default=None, return_dtype=pl.String)
     tiles = tiles.with_columns(pl.coalesce("enum_entity", "_shared", canonical).alias("entity_own")).drop("_shared")
-    tiles = looked_up(tiles, _document_subjects(tiles), ["document_id"]).with_columns(
-        pl.col("entity_own").forward_fill().over("para_id").alias("para_entity"),
+    tiles = looked_up(tiles, _document_subjects(tiles, context), ["document_id"]).with_columns(
+        filled_by_id(pl.col("entity_own"), "para_id").alias("para_entity"),
         # a heading's or title's own subject; its 全市 (领跑全市) is a benchmark, not a subject
-        pl.when(pl.col("is_heading") | pl.col("is_title")).then(
-            pl.when(~pl.col("entity_own").str.starts_with(SCOPE_PREFIX)).then(pl.col("entity_own"))
-            .forward_fill().over("para_id"))
-        .forward_fill().over("document_id").alias("heading_entity"),
+        filled(pl.when(pl.col("is_heading") | pl.col("is_title")).then(
+            filled_by_id(pl.when(~pl.col("entity_own").str.starts_with(SCOPE_PREFIX)).then(pl.col("entity_own")), "para_id")),
+            "document_id").alias("heading_entity"),
     )
     # "高于全省平均水平（4.6%）": the bracketed rate is the benchmark's own, and names no subject for later numbers
     bracketed = pl.col("lead").str.extract(BENCHMARK_IN_BRACKETS, 1)

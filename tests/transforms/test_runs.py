@@ -14,7 +14,7 @@ import pytest
 from polars.testing import assert_frame_equal, assert_series_equal
 
 from transforms.distinct import looked_up, on_distinct
-from transforms.runs import filled, on_runs, position, run_start, running_sum, shifted
+from transforms.runs import filled, filled_by_id, on_runs, position, run_start, running_sum, shifted
 
 
 def _frame(seed: int) -> pl.DataFrame:
@@ -58,6 +58,14 @@ def test_windows_over_runs_equal_windows_over_groups(seed: int, keys: tuple[str,
     assert_frame_equal(got, want)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_a_fill_over_run_numbers_equals_the_fill_over_runs(seed: int) -> None:
+    frame = _frame(seed)
+    for value in (pl.col("value"), pl.when(pl.col("length") > 20).then(pl.col("text"))):
+        assert_series_equal(frame.select(filled_by_id(value, "sent_id")).to_series(),
+                            frame.select(filled(value, "sent_id")).to_series())
+
+
 def test_a_key_that_comes_back_starts_a_new_run() -> None:
     frame = pl.DataFrame({"k": ["a", "a", "b", "a"], "v": ["x", None, None, None]})
     assert frame.select(position("k")).to_series().to_list() == [0, 1, 0, 0]
@@ -85,6 +93,21 @@ def test_on_runs_changes_the_selected_runs_as_the_step_on_the_whole_frame_would(
     rest = got.filter(~chosen)
     assert_frame_equal(rest.drop("carried"), frame.filter(~chosen).drop("text"))
     assert rest.get_column("carried").null_count() == rest.height
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_on_runs_given_the_columns_a_step_reads_sets_what_it_returns(seed: int) -> None:
+    frame = _frame(seed)
+    selected = (pl.col("sent_id") % 3 == 0)
+
+    def carried(part: pl.DataFrame) -> pl.DataFrame:
+        return part.select(pl.col("length").cum_sum().over("sent_id").alias("length"),
+                           pl.col("value").forward_fill().over("sent_id").alias("carried"))
+
+    got = on_runs(frame, selected, carried, reads=["sent_id", "length", "value"])
+    want = on_runs(frame, selected, lambda part: part.with_columns(carried(part)))
+    assert_frame_equal(got, want)
+    assert got.columns == [*frame.columns, "carried"]
 
 
 def test_on_runs_with_nothing_selected_still_has_the_steps_columns() -> None:
@@ -120,3 +143,6 @@ def test_looked_up_sets_columns_by_key_and_nulls_where_the_table_has_no_row() ->
     got = looked_up(frame, table, ["token"])
     assert got.get_column("kind").to_list() == ["percent", "none", "money", "percent", None]
     assert got.get_column("n").to_list() == [1, 2, 3, 4, 5]
+    # an empty table finds nothing: its columns are set, null
+    none = looked_up(frame, table.clear(), ["token"])
+    assert_frame_equal(none, frame.with_columns(pl.lit(None, pl.String).alias("kind")))
