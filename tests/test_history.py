@@ -1,10 +1,11 @@
-"""Document versions and the fact history (warehouse/history.py, sql/008-009) on real DuckDB files.
+"""Document versions and the fact history (warehouse/history.py, sql/008-010) on real DuckDB files.
 
 End to end through run_pipeline (run_plain, no Prefect) on a tiny inbox of this file's sentences:
 an edited file supersedes its earlier version, a removed file keeps its facts, a forgotten one
 leaves the views and stays in the history. Through the store's load on real extractions: a
 re-extraction under another fingerprint, a sidecar-only change, a file going back to earlier
-bytes, an idempotent reload, and the 008 migration repairing a warehouse that kept both versions.
+bytes, an idempotent reload, the 008 migration repairing a warehouse that kept both versions, a
+new file and an edited one in one run, and the ranks of a key stated twice (extracted_facts).
 """
 from __future__ import annotations
 
@@ -354,3 +355,37 @@ def test_a_file_loaded_before_runs_named_their_inbox_is_continued_by_its_next_ve
     _stage(staging, {"a.txt": (B_TEXT.replace("10.5%", "11.5%"), None)})
     _load(work, staging, "r3", "f1", inbox="other")
     assert _rows(work, "SELECT count(*) FROM documents WHERE path = 'a.txt'") == [(2,)]
+
+
+def test_a_new_file_and_an_edited_one_in_one_run(work, tmp_path):
+    staging = tmp_path / "staging"
+    _stage(staging, {"a.txt": (A_TEXT, None)})
+    _load(work, staging, "r1", "f1")
+    _stage(staging, {"a.txt": (A_TEXT.replace("1362.8亿元", "1462.8亿元"), None), "b.txt": (B_TEXT, None)})
+    counts = _load(work, staging, "r2", "f1")
+    assert (counts.documents, counts.observations) == (2, 4)
+    assert history.summary_lines(work) == ["new document: 2 added, 0 changed, 0 retracted",
+                                           "revision by a later document: 0 added, 1 changed, 0 retracted"]
+    assert _rows(work, "SELECT document, count(*) FROM fact_history WHERE valid_to_run IS NULL "
+                       "GROUP BY ALL ORDER BY ALL") == [("a", 2), ("b", 2)]
+
+
+def test_a_key_stated_twice_in_a_file_is_two_facts_ranked_by_position(work, tmp_path):
+    staging = tmp_path / "staging"
+    _stage(staging, {"a.txt": (A_TEXT, None)})
+    _load(work, staging, "r1", "f1")
+    gdp = "indicator = 'gdp' AND measure = 'level'"
+    (alone,) = _rows(work, f"SELECT fact_id FROM extracted_facts WHERE {gdp}")
+
+    def restated(char_start: int) -> list[tuple]:
+        work.execute("DELETE FROM fact_observation WHERE observation_id LIKE 'again%'")
+        work.execute("""INSERT INTO fact_observation SELECT * REPLACE ('again' || observation_id AS observation_id,
+                            value + 1 AS value, ? AS char_start)
+                        FROM fact_observation WHERE measure = 'level'""", [char_start])
+        return _rows(work, f"SELECT value, fact_id FROM extracted_facts WHERE {gdp} ORDER BY value")
+
+    # stated again later in the text: the first statement keeps its id; earlier: it takes it
+    later = restated(1000)
+    assert later[0] == (OLD_GDP, alone[0]) and later[1][1] not in (alone[0], None)
+    earlier = restated(-1)
+    assert earlier == [(OLD_GDP, later[1][1]), (OLD_GDP + 1, alone[0])]

@@ -131,6 +131,26 @@ def test_failure_inside_load_leaves_counts_unchanged(tmp_path):
     con.close()
 
 
+def test_a_document_staged_twice_and_a_fact_stated_twice_load_once(tmp_path):
+    staging = tmp_path / "staging"
+    _stage_sample(staging)
+    documents, observations = (store.staged_file(staging, table, 0) for table in ("documents", "observations"))
+    # batch 1 repeats batch 0's document; batch 0 states its fact again later (same id): the
+    # first statement's row is kept
+    pl.read_parquet(documents).with_columns(title=pl.lit("另一个标题")).write_parquet(
+        store.staged_file(staging, "documents", 1))
+    first = pl.read_parquet(observations)
+    pl.concat([first, first.with_columns(evidence=pl.lit("增长6.1%"), char_start=pl.lit(9, pl.Int32))]).write_parquet(
+        observations)
+    con = store.open_work(tmp_path / "w.duckdb", tmp_path / "w.duckdb.work")
+    counts = _load(con, staging)
+    assert (counts.documents, counts.observations) == (1, 1)
+    assert con.execute("SELECT count(*) FROM documents").fetchall() == [(1,)]
+    assert con.execute("SELECT evidence, char_start FROM fact_observation").fetchall() == [("GDP增长6.1%", 5)]
+    assert con.execute("SELECT evidence FROM fact_history").fetchall() == [("GDP增长6.1%",)]
+    con.close()
+
+
 @pytest.mark.parametrize("opener", ["published", "work"])
 def test_corrupt_file_is_a_warehouse_error_naming_the_file(tmp_path, opener):
     bad = tmp_path / "damaged.duckdb"

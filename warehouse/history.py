@@ -12,13 +12,14 @@ corrections are applied by ``transforms.corrections`` on the few facts in scope.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import duckdb
 import polars as pl
 
-from transforms.corrections import CORRECTED_SCHEMA, FACT_SCHEMA, apply_corrections
+from transforms.corrections import CORRECTED_SCHEMA, FACT_SCHEMA, STATUS_SCHEMA, apply_corrections
 from warehouse import corrections as stored
 from warehouse.frames import temp_table
 
@@ -76,6 +77,10 @@ def register_documents(con: duckdb.DuckDBPyConnection, staged: str | None, *, ru
     _retire(con, "_retiring", run_id, SUPERSEDED)
     new = 0
     if staged:
+        # ON CONFLICT skips the stored documents and keeps the first of a document staged twice,
+        # hashing every column (the texts) to find it; with each document staged once, the new
+        # ones alone are the same rows
+        once = con.execute(f"SELECT count(*) = count(DISTINCT document_id) FROM {staged}").fetchall()[0][0]
         new = con.execute(f"""
             INSERT INTO documents (document_id, path, stem, sha256, size_bytes, encoding, format, title,
                                    title_source, published_at, date_source, source_url, raw_text, ingested_at,
@@ -83,7 +88,7 @@ def register_documents(con: duckdb.DuckDBPyConnection, staged: str | None, *, ru
             SELECT s.document_id, s.path, s.stem, s.sha256, size_bytes, encoding, format, title, title_source,
                    published_at, date_source, source_url, text, now()::TIMESTAMP, ?, ?, ?, r.lineage_id
             FROM {current_only(staged)} s JOIN _run_docs r ON r.document_id = s.document_id
-            ON CONFLICT (document_id) DO NOTHING
+            {"WHERE r.is_new" if once else "ON CONFLICT (document_id) DO NOTHING"}
         """, [run_id, fingerprint, inbox]).fetchall()[0][0]
     con.execute("""
         INSERT INTO document_versions
@@ -229,11 +234,58 @@ def record(con: duckdb.DuckDBPyConnection, run_id: str, *, kind: str, fingerprin
         lines = corrections
     else:
         lines = stored.stored_lines(con)
-    _corrected_facts(con, lines)
-    con.execute("UPDATE _new SET entity_type = e.entity_type FROM dim_entity e "
-                "WHERE e.name = _new.entity AND _new.entity_type IS NULL")
     con.execute("CREATE OR REPLACE TEMP TABLE _old AS SELECT * FROM fact_history "
                 "WHERE valid_to_run IS NULL AND lineage_id IN (SELECT lineage_id FROM _scope)")
+    had = con.execute("SELECT count(*) FROM _old").fetchall()[0][0] > 0
+    applied = lines.filter(pl.col("error").is_null() & pl.col("action").is_in(["reject", "set", "add"]))
+    closed = 0
+    if not had and applied.is_empty():
+        # nothing to compare and nothing to correct (a run of new files, mostly): the facts open
+        # as extracted, read once
+        temp_table(con, "_status", pl.DataFrame(schema=STATUS_SCHEMA))
+        opened = _open_fresh(con, run_id, f"({_EXTRACTED})")
+    else:
+        _corrected_facts(con, applied, lines)
+        con.execute("UPDATE _new SET entity_type = e.entity_type FROM dim_entity e "
+                    "WHERE e.name = _new.entity AND _new.entity_type IS NULL")
+        opened = _open_fresh(con, run_id, "_new")
+        if had:
+            con.execute("DELETE FROM _new WHERE lineage_id NOT IN (SELECT lineage_id FROM _old)")
+            changed = _diff_versions(con, run_id)
+            opened, closed = opened + changed["opened"], changed["closed"]
+    stored.record_matches(con, lines if corrections is not None else None, run_id)
+    con.execute("INSERT INTO history_runs VALUES (?, now()::TIMESTAMP, ?, ?) ON CONFLICT DO NOTHING",
+                [run_id, kind, fingerprint])
+    return {"opened": opened, "closed": closed}
+
+
+_COLUMNS, _INSERTED = ", ".join(_HISTORY_COLUMNS), ", ".join(f"n.{c}" for c in _HISTORY_COLUMNS)
+# the extracted facts of the lineages in _scope, as CORRECTED_SCHEMA before any correction
+_EXTRACTED = f"""
+    SELECT {", ".join(c for c in CORRECTED_SCHEMA if c not in ("extracted_value", "correction_id", "rejected"))},
+           value AS extracted_value, NULL::VARCHAR AS correction_id, false AS rejected
+    FROM extracted_facts WHERE lineage_id IN (SELECT lineage_id FROM _scope)
+"""
+
+
+def _open_fresh(con: duckdb.DuckDBPyConnection, run_id: str, facts: str) -> int:
+    """Open the ``facts`` (``_new``, or the same columns read from extracted_facts) whose lineage
+    has no open version in ``_old`` (a new file, or one whose facts were all retracted): with
+    nothing to compare, each fact kept after the corrections opens, as ``_diff_versions`` would
+    open it. Returns how many."""
+    with _join_order_as_written(con):
+        return con.execute(f"""
+            INSERT INTO fact_history (fact_id, valid_from_run, valid_to_run, cause, end_cause, {_COLUMNS})
+            SELECT n.fact_id, ?, NULL, CASE WHEN n.observation_id IS NULL THEN ? ELSE coalesce(t.cause, ?) END,
+                   NULL, {_INSERTED}
+            FROM {facts} n LEFT JOIN _touched t ON t.lineage_id = n.lineage_id
+            WHERE n.lineage_id NOT IN (SELECT lineage_id FROM _old) AND coalesce(NOT n.rejected, false)
+        """, [run_id, CORRECTION, CORRECTION]).fetchall()[0][0]
+
+
+def _diff_versions(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, int]:
+    """Close and open versions where ``_new`` (the facts now) and ``_old`` (the open versions)
+    differ, and update in place what changes no version; returns the counts."""
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _diff AS
         SELECT coalesce(n.fact_id, o.fact_id) AS fact_id,
@@ -259,41 +311,52 @@ def record(con: duckdb.DuckDBPyConnection, run_id: str, *, kind: str, fingerprin
         FROM _diff d
         WHERE d.fact_id = fact_history.fact_id AND fact_history.valid_to_run IS NULL AND {closing}
     """, [run_id, CORRECTION, CORRECTION]).fetchall()[0][0]
-    columns, inserted = ", ".join(_HISTORY_COLUMNS), ", ".join(f"n.{c}" for c in _HISTORY_COLUMNS)
     opened = con.execute(f"""
-        INSERT INTO fact_history (fact_id, valid_from_run, valid_to_run, cause, end_cause, {columns})
+        INSERT INTO fact_history (fact_id, valid_from_run, valid_to_run, cause, end_cause, {_COLUMNS})
         SELECT n.fact_id, ?, NULL,
-               CASE WHEN d.same_reading OR d.added THEN ? ELSE coalesce(d.cause, ?) END, NULL, {inserted}
+               CASE WHEN d.same_reading OR d.added THEN ? ELSE coalesce(d.cause, ?) END, NULL, {_INSERTED}
         FROM _new n JOIN _diff d ON d.fact_id = n.fact_id
         WHERE {opening}
     """, [run_id, CORRECTION, CORRECTION]).fetchall()[0][0]
-    assignments = ", ".join(f"{c} = n.{c}" for c in _IN_PLACE)
-    differs = " OR ".join(f"fact_history.{c} IS DISTINCT FROM n.{c}" for c in _IN_PLACE)
+    # DuckDB updates strings slowly in rows that come in random order (a hash join's), fast in
+    # the order of their rowids: the rows to update in place are found first, in that order
+    differs = " OR ".join(f"h.{c} IS DISTINCT FROM n.{c}" for c in _IN_PLACE)
     con.execute(f"""
-        UPDATE fact_history SET {assignments}
-        FROM _new n JOIN _diff d ON d.fact_id = n.fact_id
-        WHERE n.fact_id = fact_history.fact_id AND fact_history.valid_to_run IS NULL
-          AND d.had AND d.has AND d.same_version AND ({differs})
+        CREATE OR REPLACE TEMP TABLE _in_place AS
+        SELECT h.rowid AS row_id, {", ".join(f"n.{c}" for c in _IN_PLACE)}
+        FROM fact_history h JOIN _new n ON n.fact_id = h.fact_id JOIN _diff d ON d.fact_id = n.fact_id
+        WHERE h.valid_to_run IS NULL AND d.had AND d.has AND d.same_version AND ({differs})
+        ORDER BY row_id
     """)
-    stored.record_matches(con, lines if corrections is not None else None, run_id)
-    con.execute("INSERT INTO history_runs VALUES (?, now()::TIMESTAMP, ?, ?) ON CONFLICT DO NOTHING",
-                [run_id, kind, fingerprint])
+    assignments = ", ".join(f"{c} = n.{c}" for c in _IN_PLACE)
+    con.execute(f"UPDATE fact_history SET {assignments} FROM _in_place n WHERE fact_history.rowid = n.row_id")
     return {"opened": opened, "closed": closed}
 
 
-def _corrected_facts(con: duckdb.DuckDBPyConnection, lines: pl.DataFrame) -> None:
+@contextmanager
+def _join_order_as_written(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Keep the build sides of the joins as the query writes them (the small side on the right).
+
+    DuckDB sizes a table by the rows committed before the transaction: the facts the load
+    inserts count as none, and extracted_facts would build its hash tables on the facts
+    instead of on the documents and dimensions they look up."""
+    before = con.execute("SELECT current_setting('disabled_optimizers')").fetchall()[0][0]
+    con.execute(f"SET disabled_optimizers = '{','.join(filter(None, (before, 'build_side_probe_side')))}'")
+    try:
+        yield
+    finally:
+        con.execute(f"SET disabled_optimizers = '{before}'")
+
+
+def _corrected_facts(con: duckdb.DuckDBPyConnection, applied: pl.DataFrame, lines: pl.DataFrame) -> None:
     """``_new``: the facts of the lineages in ``_scope`` after corrections (CORRECTED_SCHEMA), and
-    ``_status``: what each line matched there. Only the facts a line can reach (its document's, or
-    all for a reject or set naming none) make the trip to ``apply_corrections``."""
-    select = ", ".join(c for c in CORRECTED_SCHEMA if c not in ("extracted_value", "correction_id", "rejected"))
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _new AS
-        SELECT {select}, value AS extracted_value, NULL::VARCHAR AS correction_id, false AS rejected
-        FROM extracted_facts WHERE lineage_id IN (SELECT lineage_id FROM _scope)
-    """)
-    valid = lines.filter(pl.col("error").is_null() & pl.col("action").is_in(["reject", "set", "add"]))
-    everywhere = valid.filter(pl.col("action").is_in(["reject", "set"]) & pl.col("document").is_null()).height > 0
-    stems = valid.get_column("document").drop_nulls().unique().to_list()
+    ``_status``: what each line matched there. ``applied`` are the valid reject, set and add
+    lines of ``lines``. Only the facts a line can reach (its document's, or all for a reject or
+    set naming none) make the trip to ``apply_corrections``."""
+    with _join_order_as_written(con):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _new AS {_EXTRACTED}")
+    everywhere = applied.filter(pl.col("action").is_in(["reject", "set"]) & pl.col("document").is_null()).height > 0
+    stems = applied.get_column("document").drop_nulls().unique().to_list()
     reached = "(list_contains($stems, document) OR $everywhere)"
     reach = {"stems": stems, "everywhere": everywhere}
     facts = con.sql(f"SELECT {', '.join(FACT_SCHEMA)} FROM _new WHERE {reached}", params=reach).pl()

@@ -244,11 +244,55 @@ _DEFECT_ID = "md5(concat_ws('|', document_id, kind, char_start::VARCHAR, text))"
 _MENTION_ID = "md5(concat_ws('|', document_id, phrase, measure, coalesce(value::VARCHAR, ''), evidence))"
 
 
-def _drop_unread(con: duckdb.DuckDBPyConnection, table: str, key: str, staged_ids: str | None) -> None:
+def _drop_unread(con: duckdb.DuckDBPyConnection, table: str, key: str, staged_ids: str | None) -> bool:
     """Delete the rows of the run's documents (``_run_docs``) that the staged ones no longer hold:
-    a re-extracted document keeps exactly what this extraction read."""
+    a re-extracted document keeps exactly what this extraction read. Returns whether ``table``
+    held rows of them (none in a run of new documents: then the staged keys are not computed)."""
+    stored = f"SELECT 1 FROM {table} WHERE document_id IN (SELECT document_id FROM _run_docs) LIMIT 1"
+    if not con.execute(stored).fetchall():
+        return False
     kept = f"AND {key} NOT IN ({staged_ids})" if staged_ids else ""
     con.execute(f"DELETE FROM {table} WHERE document_id IN (SELECT document_id FROM _run_docs) {kept}")
+    return True
+
+
+def _insert_observations(con: duckdb.DuckDBPyConnection, obs: str, run_id: str, fingerprint: str,
+                         reloaded: bool) -> int:
+    """Insert the staged observations (``obs``, alias ``o``) whose observation_id fact_observation
+    lacks, one row per id; returns how many.
+
+    fact_observation has no key index (sql/010), so the ids are kept unique here. An id hashes
+    its document's id first, so only the stored rows of the run's own documents can share one
+    (``reloaded``: there are some), or two staged rows of one document (the same fact stated
+    twice): of those the first staged is kept, as ON CONFLICT DO NOTHING kept it (a document's
+    rows are staged in one file, inserted in its order).
+    """
+    known = ("WHERE observation_id NOT IN (SELECT observation_id FROM fact_observation "
+             "WHERE document_id IN (SELECT document_id FROM _run_docs))") if reloaded else ""
+    inserted = con.execute(f"""
+        INSERT INTO fact_observation
+        SELECT * FROM (
+            SELECT
+                {_OBSERVATION_ID} AS observation_id,
+                o.document_id,
+                {_entity_key('o.entity')},
+                {_period_key('o.')},
+                {_KEY.format('o.indicator')},
+                o.segment, o.measure, o.value, o.unit, o.qualifier,
+                CASE WHEN o.benchmark IS NULL THEN NULL ELSE {_entity_key('o.benchmark')} END,
+                o.evidence, o.char_start, o.char_end, o.dq_flags, o.extractor_version, ? AS run_id, ?
+            FROM {obs} o) {known}
+    """, [run_id, fingerprint]).fetchall()[0][0]
+    repeated = con.execute("SELECT count(*) - count(DISTINCT observation_id) FROM fact_observation WHERE run_id = ?",
+                           [run_id]).fetchall()[0][0]
+    if repeated:
+        # rowids follow the insertion order
+        con.execute("""
+            DELETE FROM fact_observation WHERE rowid IN (
+                SELECT rowid FROM fact_observation WHERE run_id = ?
+                QUALIFY row_number() OVER (PARTITION BY observation_id ORDER BY rowid) > 1)
+        """, [run_id])
+    return inserted - repeated
 
 
 def _insert_new(con: duckdb.DuckDBPyConnection, table: str, key: str, key_sql: str, staged: str, run_id: str,
@@ -338,30 +382,16 @@ def load_staged(
                 ON CONFLICT (entity_id) DO NOTHING
             """).fetchall()[0][0]
         obs = history.current_only(_parquet(staging, "observations"))
-        _drop_unread(con, "fact_observation", "observation_id", obs and f"SELECT {_OBSERVATION_ID} FROM {obs} o")
+        reloaded = _drop_unread(con, "fact_observation", "observation_id",
+                                obs and f"SELECT {_OBSERVATION_ID} FROM {obs} o")
         if obs:
             con.execute(f"""
                 INSERT INTO dim_period
-                SELECT DISTINCT
-                    {_period_key()},
-                    year, start_month, end_month, period_label
-                FROM {obs}
+                SELECT {_period_key()}, year, start_month, end_month, period_label
+                FROM (SELECT DISTINCT year, start_month, end_month, period_label FROM {obs})
                 ON CONFLICT (period_id) DO NOTHING
             """)
-            counts["observations"] = con.execute(f"""
-                INSERT INTO fact_observation
-                SELECT
-                    {_OBSERVATION_ID} AS observation_id,
-                    o.document_id,
-                    {_entity_key('o.entity')},
-                    {_period_key('o.')},
-                    {_KEY.format('o.indicator')},
-                    o.segment, o.measure, o.value, o.unit, o.qualifier,
-                    CASE WHEN o.benchmark IS NULL THEN NULL ELSE {_entity_key('o.benchmark')} END,
-                    o.evidence, o.char_start, o.char_end, o.dq_flags, o.extractor_version, ?, ?
-                FROM {obs} o
-                ON CONFLICT (observation_id) DO NOTHING
-            """, [run_id, fingerprint]).fetchall()[0][0]
+            counts["observations"] = _insert_observations(con, obs, run_id, fingerprint, reloaded)
         con.execute("UPDATE fact_observation SET fingerprint = ? WHERE fingerprint IS DISTINCT FROM ? "
                     "AND document_id IN (SELECT document_id FROM _run_docs)", [fingerprint, fingerprint])
         quar = _parquet(staging, "quarantine")
