@@ -214,6 +214,20 @@ def _sampled(check: Check, failing: pl.DataFrame) -> pl.DataFrame:
     return failing if check.group else failing.head(SAMPLE_SIZE)
 
 
+def sample_candidates(check: Check, failing: pl.DataFrame) -> pl.DataFrame:
+    """The rows of ``failing`` (the check's failing rows, in order) that ``samples`` can pick, told
+    apart without the columns added to them later: all of them where the check orders its sample
+    without grouping it, splits it into parts, or groups by a column not there yet."""
+    if check.parts or (check.order and not check.group) or (check.group and check.group not in failing.columns):
+        return failing
+    if check.group:
+        # a null group among the first ones keeps its rows here, so that the groups ``samples``
+        # picks from these rows are the ones it picks from all of them
+        groups = failing.get_column(check.group).unique(maintain_order=True).head(SAMPLE_GROUPS)
+        return failing.filter(pl.col(check.group).is_in(groups.to_list(), nulls_equal=True))
+    return failing.head(SAMPLE_SIZE)
+
+
 def samples(suite: Suite, check: Check, failing: pl.DataFrame) -> list[dict]:
     """The rows of a failing check shown in dq_results and alerts: the suite's fields, the
     check's extra fields and its detail."""

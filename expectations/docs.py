@@ -132,7 +132,25 @@ def _get_or_add(get, add, name: str) -> Any:
         return add(name)
 
 
-def _run_checkpoint(gx, context, source, suite: Suite, recorded: _Recorded, run_id) -> list:
+# A suite whose run kept no failing row validates an empty frame, where every expectation passes:
+# BASIC renders that page as COMPLETE does (a passing result shows no unexpected rows) without GX
+# computing the failing values and rows of each expectation. COMPLETE where rows fail, for the
+# table naming each failing row. A checkpoint's result format is stored with it: one of each.
+_ALL_PASS = "passing"
+
+
+def _checkpoint(gx, context, batch, suite: Suite, expectations, failing: bool) -> Any:
+    """The checkpoint validating ``suite`` on ``batch``: COMPLETE when rows fail, else BASIC."""
+    definition = _get_or_add(context.validation_definitions.get, lambda name: context.validation_definitions.add(
+        gx.ValidationDefinition(name=name, data=batch, suite=expectations)), suite.name)
+    result_format = ({"result_format": "COMPLETE", "unexpected_index_column_names": list(suite.index)} if failing
+                     else {"result_format": "BASIC"})
+    return _get_or_add(context.checkpoints.get, lambda name: context.checkpoints.add(gx.Checkpoint(
+        name=name, validation_definitions=[definition], actions=[], result_format=result_format)),
+        suite.name if failing else f"{suite.name}.{_ALL_PASS}")
+
+
+def _run_checkpoint(gx, context, batch, suite: Suite, recorded: _Recorded, run_id) -> list:
     """Validate the kept failing rows of ``suite`` in the docs context; the result identifiers."""
     import pandas as pd
 
@@ -141,37 +159,55 @@ def _run_checkpoint(gx, context, source, suite: Suite, recorded: _Recorded, run_
     frame = pd.DataFrame.from_records([{c: row.get(c) for c in columns} for row in rows], columns=columns)
     expectations = gx_suite(suite, lambda check, expect: _description(check, recorded.results(check, expect)))
     expectations = context.suites.add_or_update(expectations)
-    asset = _get_or_add(source.get_asset, source.add_dataframe_asset, suite.name)
-    batch = _get_or_add(asset.get_batch_definition, asset.add_batch_definition_whole_dataframe, "whole")
-    definition = _get_or_add(context.validation_definitions.get, lambda name: context.validation_definitions.add(
-        gx.ValidationDefinition(name=name, data=batch, suite=expectations)), suite.name)
-    checkpoint = _get_or_add(context.checkpoints.get, lambda name: context.checkpoints.add(gx.Checkpoint(
-        name=name, validation_definitions=[definition], actions=[],
-        result_format={"result_format": "COMPLETE", "unexpected_index_column_names": list(suite.index)})),
-        suite.name)
+    checkpoint = _checkpoint(gx, context, batch, suite, expectations, bool(rows))
     outcome = checkpoint.run(batch_parameters={"dataframe": frame},
                              expectation_parameters=_parameters(suite, recorded, rows), run_id=run_id)
     return list(outcome.run_results)
 
 
-def build_data_docs(results_by_suite: Mapping[str, Sequence[ExpectationResult]], directory: Path | str,
-                    run_id: str | None = None) -> Path:
-    """Render the GX results behind ``results_by_suite`` as Data Docs under ``directory`` (a GX
-    file context, kept between runs so the docs show history); returns the index.html path."""
-    gx = import_gx()
+def docs_run(run_id: str | None) -> Any:
+    """The GX run identifier of a run's Data Docs: every part of them is validated under it."""
+    import_gx()
     from great_expectations.core import RunIdentifier
 
+    return RunIdentifier(run_name=_safe_name(run_id or "zonefacts"), run_time=_dt.datetime.now(_dt.timezone.utc))
+
+
+def validate_for_docs(results: Iterable[ExpectationResult], directory: Path | str, run: Any) -> list:
+    """Validate the kept failing rows behind ``results`` in the docs context under ``directory``
+    (a GX file context, kept between runs so the docs show history), one checkpoint per GX
+    suite, under the run identifier ``run`` (``docs_run``); the result identifiers, for
+    ``render_data_docs``. A run may validate its suites in parts, as their results come."""
+    gx = import_gx()
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    run = RunIdentifier(run_name=_safe_name(run_id or "zonefacts"), run_time=_dt.datetime.now(_dt.timezone.utc))
-    recorded = _by_suite(r for results in results_by_suite.values() for r in results)
+    recorded = _by_suite(results)
     with gx_lock():
         context = new_context(mode="file", project_root_dir=str(directory))
         source = _get_or_add(context.data_sources.get, context.data_sources.add_pandas, "zonefacts")
+        # one asset for every suite: each one added rewrites great_expectations.yml
+        asset = _get_or_add(source.get_asset, source.add_dataframe_asset, "failing_rows")
+        batch = _get_or_add(asset.get_batch_definition, asset.add_batch_definition_whole_dataframe, "whole")
         identifiers = []
         for name, suite_results in recorded.items():
             suite = declared(name)
             if suite is not None:
-                identifiers += _run_checkpoint(gx, context, source, suite, suite_results, run)
+                identifiers += _run_checkpoint(gx, context, batch, suite, suite_results, run)
+    return identifiers
+
+
+def render_data_docs(directory: Path | str, identifiers: list) -> Path:
+    """Build the Data Docs pages of the validations ``identifiers`` and the site's index; its path."""
+    import_gx()
+    with gx_lock():
+        context = new_context(mode="file", project_root_dir=str(directory))
         context.build_data_docs(resource_identifiers=identifiers or None)
-    return data_docs_index(directory)
+    return data_docs_index(Path(directory))
+
+
+def build_data_docs(results_by_suite: Mapping[str, Sequence[ExpectationResult]], directory: Path | str,
+                    run_id: str | None = None) -> Path:
+    """Render the GX results behind ``results_by_suite`` as Data Docs under ``directory``; returns
+    the index.html path."""
+    results = [r for results in results_by_suite.values() for r in results]
+    return render_data_docs(directory, validate_for_docs(results, directory, docs_run(run_id)))

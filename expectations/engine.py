@@ -19,12 +19,17 @@ from typing import Any
 
 import polars as pl
 
-from expectations.declarations import Check, Expect, ExpectationError, Suite, plain, read_sql, samples
+from expectations.declarations import (
+    Check, Expect, ExpectationError, Suite, plain, read_sql, sample_candidates, samples,
+)
 from expectations.gx_import import import_gx
 from expectations.results import ExpectationResult, fingerprint
 
 GX_TRIM = 20                          # failing rows kept per GX result for Data Docs
 _GX_KWARG_LIST = 30                   # longest value_set kept in a GX result for Data Docs
+# the lists of a GX result cut to GX_TRIM entries for Data Docs
+_CUT = ("partial_unexpected_list", "unexpected_list", "partial_unexpected_index_list", "unexpected_index_list",
+        "partial_unexpected_counts")
 
 _LOCK = threading.RLock()          # GX's context and suites are not safe to share between threads
 _CONTEXT: list[tuple[Any, Any]] = []
@@ -112,13 +117,24 @@ def _to_gx_frame(frame: pl.DataFrame, columns: Sequence[str]):
     return data
 
 
+def _as_json(result: Any) -> dict:
+    """``result.to_json_dict()`` with only the first ``GX_TRIM`` entries of its lists of failing values
+    and rows, all Data Docs keep: GX would deep-copy and convert every failing value and row of a
+    check failing on most rows. ``result`` is left as it was."""
+    full = result.result
+    result.result = {k: v[:GX_TRIM] if k in _CUT and isinstance(v, list) else v for k, v in full.items()}
+    try:
+        return result.to_json_dict()
+    finally:
+        result.result = full
+
+
 def _documented(result: dict, failing: pl.DataFrame, columns: Sequence[str]) -> dict:
     """A GX result as JSON for Data Docs: long lists cut, and each failing row named by its checked
     columns and the suite's index columns (evidence, document, ...) rather than by a bare row_id."""
     d = plain(result)
     res = d.get("result") or {}
-    for key in ("partial_unexpected_list", "unexpected_list", "partial_unexpected_index_list",
-                "unexpected_index_list", "partial_unexpected_counts"):
+    for key in _CUT:
         if isinstance(res.get(key), list):
             res[key] = res[key][:GX_TRIM]
     if isinstance(res.get("unexpected_index_query"), str) and len(res["unexpected_index_query"]) > 200:
@@ -164,6 +180,26 @@ def sql_rows(suite: Suite, con) -> pl.DataFrame:
     return rows.with_row_index("row_id").with_columns(pl.col("row_id").cast(pl.Int64))
 
 
+def _shown_ids(suite: Suite, failing: pl.DataFrame, failing_rows: Mapping[str, set[int]],
+               by_name: Mapping[str, list]) -> list[int]:
+    """The failing rows a sample or Data Docs can show: the only ones ``details`` is asked for."""
+    ids: set[int] = set()
+    for check in suite.checks:
+        rows = failing_rows.get(check.name)
+        if rows:
+            mine = failing.filter(pl.col("row_id").is_in(sorted(rows)))
+            ids.update(sample_candidates(check, mine).get_column("row_id").to_list())
+        for result in by_name.get(check.name, []):
+            for key in ("unexpected_index_list", "partial_unexpected_index_list"):
+                ids.update(int(i) for i in (result.result.get(key) or [])[:GX_TRIM])
+    return sorted(ids)
+
+
+def _with_details(rows: pl.DataFrame, shown: pl.DataFrame) -> pl.DataFrame:
+    """Those of ``rows`` that ``shown`` holds, as it holds them (with the details), in its order."""
+    return shown.join(rows.select("row_id"), on="row_id", how="semi", maintain_order="left")
+
+
 def _reported(check: Check) -> list[tuple[str, str]]:
     return [(p.name, p.description) for p in check.parts] or [(check.name, check.description)]
 
@@ -179,7 +215,8 @@ def validate(suite: Suite, frame: pl.DataFrame, parameters: Mapping[str, Any] | 
              details: Callable[[pl.DataFrame], pl.DataFrame] | None = None) -> Validation:
     """Validate ``frame`` (columns row_id, key and what the checks derive from) with ``suite``.
     GX sees only the columns its expectations check; the samples and Data Docs see the failing
-    rows with every column, and the columns ``details`` adds to them."""
+    rows with every column, and the columns ``details`` adds to them (asked only for the failing
+    rows a sample or Data Docs can show)."""
     frame = derived(suite, frame)
     expectation_suite = _built(suite)
     _, batch_definition = _context()
@@ -200,16 +237,17 @@ def validate(suite: Suite, frame: pl.DataFrame, parameters: Mapping[str, Any] | 
                     for name, gx_results in by_name.items()}
     failing_ids = sorted(set().union(*failing_rows.values())) if failing_rows else []
     failing_frame = frame.filter(pl.col("row_id").is_in(failing_ids)) if failing_ids else frame.clear()
-    if details is not None:
-        failing_frame = details(failing_frame)
+    shown = failing_frame
+    if details is not None:   # a check failing on most rows would otherwise read details for all of them
+        shown = details(failing_frame.filter(pl.col("row_id").is_in(_shown_ids(suite, failing_frame, failing_rows,
+                                                                               by_name))))
     results: list[ExpectationResult] = []
     failing: dict[str, set[int]] = {}
     for check in suite.checks:
         gx_results = by_name.get(check.name, [])
         rows_of_check = failing_rows.get(check.name, set())
         # the check's GX results go to Data Docs once, with its first reported name
-        documented = tuple(_documented(r.to_json_dict(), failing_frame, [*columns, *suite.index])
-                           for r in gx_results)
+        documented = tuple(_documented(_as_json(r), shown, [*columns, *suite.index]) for r in gx_results)
         for name, description in _reported(check):
             rows = rows_of_check
             mine = failing_frame.filter(pl.col("row_id").is_in(sorted(rows))) if rows else failing_frame.clear()
@@ -220,9 +258,10 @@ def validate(suite: Suite, frame: pl.DataFrame, parameters: Mapping[str, Any] | 
             count = len(rows) if rows or check.parts else sum(int(r.result.get("unexpected_count") or 0)
                                                               for r in gx_results)
             keys = tuple(sorted({str(k) for k in mine.get_column("key").to_list()}))
+            sampled = mine if details is None else _with_details(mine, shown)
             results.append(ExpectationResult(
                 suite=suite.label, expectation=name, severity=check.severity, success=success,
-                unexpected_count=count, sample=samples(suite, check, mine) if rows else [],
+                unexpected_count=count, sample=samples(suite, check, sampled) if rows else [],
                 fingerprint=fingerprint(suite.label, name, keys), description=description,
                 keys=keys, gx_results=documented))
             documented = ()

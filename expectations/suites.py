@@ -16,7 +16,7 @@ name and a severity:
 from __future__ import annotations
 
 from expectations import engine
-from expectations.docs import build_data_docs, data_docs_index
+from expectations.docs import build_data_docs, data_docs_index, docs_run, render_data_docs, validate_for_docs
 from expectations.document_checks import (
     DOCUMENTS, LOST_DIGITS_PER_1000_CHARS, document_stats, prepare_documents, validate_document_stats,
     validate_documents,
@@ -46,6 +46,7 @@ __all__ = [
     "CLEAN_SCHEMA", "COVERAGE_CHECK", "Check", "DIFF_PP_TOLERANCE", "DOCUMENTS", "ExpectationError",
     "FACTS_PER_PART", "IMPLIED_BENCHMARK_CHECK", "LOST_DIGITS_PER_1000_CHARS", "OBSERVATIONS", "ObservationValidation",
     "PARTS_TOLERANCE", "QUARANTINE_SCHEMA", "SUITES", "Suite", "WAREHOUSE", "build_data_docs", "data_docs_index",
+    "docs_run", "render_data_docs", "validate_for_docs",
     "document_stats", "outside_column", "prepare_documents", "prepare_observations", "validate_document_stats",
     "validate_documents", "validate_observations", "validate_warehouse", "warm_up",
 ]

@@ -129,7 +129,7 @@ def _facts_sql(parts: int, part: int) -> str:
 
 def _with_fact_details(con, failing: pl.DataFrame) -> pl.DataFrame:
     """The failing facts with the columns of ``fact_details.sql``, in their order."""
-    con.register("failing_facts", failing.select("observation_id"))
+    con.register("failing_facts", failing.select("observation_id", "conflict_key"))
     try:
         found = con.sql(read_sql("fact_details.sql")).pl().unique("observation_id", keep="first", maintain_order=True)
     finally:

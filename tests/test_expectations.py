@@ -289,6 +289,32 @@ def test_warehouse_conflict_across_documents_lists_both_evidences(warehouse_resu
     assert conflict.severity == WARNING and conflict.unexpected_count == 2
     assert {s["document"] for s in conflict.sample} == {"a", "b"}
     assert {s["evidence"] for s in conflict.sample} == {"GDP达1000亿元" + XSS, "GDP达1100亿元"}
+    assert {s["document"]: s["detail"] for s in conflict.sample} == {
+        "a": "other documents state a different value: b", "b": "other documents state a different value: a"}
+
+
+def test_samples_of_the_candidate_rows_are_the_samples_of_all_failing_rows():
+    """Details are read only for the failing rows a sample can show (sample_candidates) and those
+    Data Docs show: samples drawn from them are those drawn from all the failing rows."""
+    import random
+
+    from expectations.declarations import Check, Suite, between, sample_candidates, samples
+
+    def check(name: str, **how) -> Check:
+        return Check(name, WARNING, "", expect=(between("v", 0, 0),), detail="{row_id}", **how)
+
+    checks = (check("grouped", group="g", order=("g", "-v")), check("groups", group="g"),
+              check("ordered", order=("-v",)), check("first"))
+    suite = Suite("sampled_rows", "test", checks, index=("row_id",), sample={"v": "v", "g": "g"})
+    rng = random.Random(7)
+    for _ in range(300):
+        ids = sorted(rng.sample(range(100), rng.randint(1, 40)))
+        failing = pl.DataFrame({"row_id": ids, "v": [rng.randint(0, 3) for _ in ids],
+                                "g": [rng.choice(["a", "b", "c", "d", None]) for _ in ids]})
+        for declared in checks:
+            shown = set(sample_candidates(declared, failing)["row_id"]) | set(rng.sample(ids, min(len(ids), 5)))
+            assert samples(suite, declared, failing.filter(pl.col("row_id").is_in(sorted(shown)))) == \
+                samples(suite, declared, failing), declared.name
 
 
 def test_warehouse_trade_parts_mismatch_is_flagged(warehouse_results):
