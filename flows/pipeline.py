@@ -21,13 +21,14 @@ Concurrency: one run at a time per warehouse (``flows.locking``). A second run w
 """
 from __future__ import annotations
 
+import contextvars
 import logging
 import shutil
 import time
 import traceback
 import uuid
 from collections import Counter, deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from itertools import accumulate
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,7 @@ from flows.stages import (DISCOVERY_BATCH, REFUSED_PATH, STAGE_BY_NAME, STAGES, 
                           KnownDocuments, Loaded, ParsedBatch, PendingValidation, announce, clean_leftovers,
                           discover_stage, extract_stage, extractor_inputs, load_stage, publish_stage,
                           quarantine_of, read_parse_stage, refused_quarantine, warehouse_state)
-from flows.validation import UnwalkedList, ValidationResult, quality_stage, validate_stage
+from flows.validation import UnwalkedList, ValidationResult, prepare_data_docs, quality_stage, validate_stage
 from flows.validation_process import settle_validation_process, start_validation_process
 from transforms.vocabulary import Vocabulary
 from warehouse import store
@@ -73,8 +74,10 @@ lifeline.hold()
 # ZONEFACTS_MAX_FILE_BYTES) must not make one 20 GB batch.
 BATCH_MAX_BYTES = 32 * 1024 * 1024
 
-# The observations gathered before a validation; GX has a fixed cost per validation.
-VALIDATE_EVERY_OBSERVATIONS = 150_000
+# The observations gathered before a validation. A validation runs in the validation process
+# while later batches are read and extracted, so only the last one holds up the load; GX has a
+# fixed cost per validation, so a flush is a few batches' observations rather than one's.
+VALIDATE_EVERY_OBSERVATIONS = 70_000
 
 # How many extract batches may be submitted before the oldest result is consumed.
 EXTRACT_IN_FLIGHT = 3
@@ -129,6 +132,9 @@ class PipelineRun:
         self.known = KnownDocuments()
         self.stale: list[str] = []        # stored documents to re-extract, found when the run opens
         self.validation_started = False
+        # validations sent off and not yet consumed, in flush order; one thread waits on them
+        self.validations: deque[Future] = deque()
+        self.validating = ThreadPoolExecutor(max_workers=1, thread_name_prefix="zonefacts-validate")
 
     def _call(self, stage: str, *args, **kwargs):
         return self.runner(stage, STAGE_BY_NAME[stage].fn, *args, **kwargs)
@@ -172,6 +178,9 @@ class PipelineRun:
             summary["inbox_listing"] = listing if self.read_inbox and not retry else None
             summary["expectations_failed"] = sum(self.expectations.values())
             summary["expectations_failed_names"] = sorted(self.expectations)
+            if self.batch_results:
+                # the validation process validates them for the Data Docs while this one loads
+                prepare_data_docs(self.batch_results, str(settings.data_docs_dir), self.run_id)
             self.quality(self.load())
             self.publish()
             summary["duration_seconds"] = self._seconds()
@@ -190,6 +199,8 @@ class PipelineRun:
                 raise PipelineFailed(f"zonefacts run failed: {summary['error']}", summary) from exc
             raise
         finally:
+            # a validation still running writes into the staging directory: it ends first
+            self.validating.shutdown(wait=True, cancel_futures=True)
             shutil.rmtree(self.staging, ignore_errors=True)
             try:
                 settings.staging_dir.rmdir()  # only when no other run's leftovers remain
@@ -309,19 +320,26 @@ class PipelineRun:
                  batch_no, files, extracted.documents.height, quarantined.height, parsed.skipped)
 
     def validate(self, final: bool) -> None:
-        """Validate what the batches gathered; the validate stage stages the clean rows and the rejects."""
+        """Send what the batches gathered to the validate stage, which stages the clean rows and
+        the rejects; it runs while later batches are read and extracted, and its results count
+        once consumed, in flush order (``final``: send the rest, then wait for every one)."""
         pending = self.pending
-        if not pending.batches and not final:
-            return
-        files, entities, stats = pending.take()
-        if not files and stats.height == 0:
-            return
+        if pending.batches or final:
+            files, entities, stats = pending.take()
+            if files or stats.height:
+                # in the flow run's context, so that the validate task run is the flow run's
+                context = contextvars.copy_context()
+                self.validations.append(self.validating.submit(
+                    context.run, self._validate, files, entities, stats, pending.flushes))
+        while self.validations and (final or self.validations[0].done()):
+            validated: ValidationResult = self.validations.popleft().result()
+            self.batch_results.extend(validated.results)
+            self.expectations.update(validated.expectations_failed)
+            self.reasons.update(validated.quarantine["reason"].to_list())
+
+    def _validate(self, files: list[str], entities, stats, flush_no: int) -> ValidationResult:
         announce("validate")
-        validated: ValidationResult = self._call("validate", str(self.staging), files, entities, stats,
-                                                 self.vocabulary, flush_no=pending.flushes)
-        self.batch_results.extend(validated.results)
-        self.expectations.update(validated.expectations_failed)
-        self.reasons.update(validated.quarantine["reason"].to_list())
+        return self._call("validate", str(self.staging), files, entities, stats, self.vocabulary, flush_no=flush_no)
 
     def load(self) -> Loaded:
         announce("load")

@@ -113,11 +113,46 @@ def quality_stage(work: str, warehouse: str, run_id: str, batch_results: Unwalke
                                      alert_settings, started_at, coverage, reextraction)
 
 
-def _build_data_docs(by_suite: dict, data_docs_dir: str, run_id: str) -> None:
-    from expectations.suites import build_data_docs
+# In the validation process: the run whose batch suites were validated for its Data Docs ahead of
+# the quality stage (``prepare_data_docs``): (data_docs_dir, run_id, GX run identifier, suites,
+# result identifiers). One run at a time; the quality stage takes it.
+_PREPARED_DOCS: list[tuple] = []
+
+
+def prepare_data_docs(batch_results: UnwalkedList, data_docs_dir: str, run_id: str) -> None:
+    """Validate the batch suites' kept failing rows for the run's Data Docs while the run loads:
+    the validation process is otherwise idle then. The quality stage adds the warehouse suite
+    and renders the pages; a failure here is logged and that stage validates these suites too."""
+    run_in_validation_process(_prepare_data_docs, batch_results, data_docs_dir, run_id)
+
+
+def _prepare_data_docs(batch_results: UnwalkedList, data_docs_dir: str, run_id: str) -> None:
+    _PREPARED_DOCS.clear()
+    after_reply(_validate_for_docs, list(batch_results), data_docs_dir, run_id)
+
+
+def _validate_for_docs(results: list, data_docs_dir: str, run_id: str) -> None:
+    from expectations.suites import docs_run, validate_for_docs
 
     try:
-        build_data_docs(by_suite, Path(data_docs_dir), run_id)
+        run = docs_run(run_id)
+        identifiers = validate_for_docs(results, data_docs_dir, run)
+    except Exception as exc:  # noqa: BLE001 - the docs are a view of the results, not the results
+        log.warning("could not validate for the Data Docs in %s: %s", data_docs_dir, exc)
+        return
+    _PREPARED_DOCS.append((data_docs_dir, run_id, run, {r.suite for r in results}, identifiers))
+
+
+def _build_data_docs(results: list, data_docs_dir: str, run_id: str) -> None:
+    from expectations.suites import docs_run, render_data_docs, validate_for_docs
+
+    prepared = [p for p in _PREPARED_DOCS if p[:2] == (data_docs_dir, run_id)]
+    _PREPARED_DOCS.clear()
+    run, done, identifiers = prepared[0][2:] if prepared else (None, set(), [])
+    try:
+        rest = [r for r in results if r.suite not in done]
+        identifiers = identifiers + validate_for_docs(rest, data_docs_dir, run or docs_run(run_id))
+        render_data_docs(data_docs_dir, identifiers)
     except Exception as exc:  # noqa: BLE001 - the docs are a view of the results, not the results
         log.warning("could not build Data Docs in %s: %s", data_docs_dir, exc)
 
@@ -132,12 +167,9 @@ def _quality(work: str, warehouse: str, run_id: str, batch_results: UnwalkedList
     con = store.open_work(Path(warehouse), Path(work))
     try:
         results = merge_results([*batch_results, *validate_warehouse(con, coverage, reextraction)])
-        by_suite: dict[str, list] = {}
-        for result in results:
-            by_suite.setdefault(result.suite, []).append(result)
         # rendered once this stage has answered: the run publishes and ends meanwhile
         docs = str(data_docs_index(Path(data_docs_dir)))
-        after_reply(_build_data_docs, by_suite, data_docs_dir, run_id)
+        after_reply(_build_data_docs, results, data_docs_dir, run_id)
         outcome = send_alerts(alert_settings, run_id, results, docs, already_alerted(con))
         con.execute("BEGIN TRANSACTION")
         record_results(con, run_id, results, docs, outcome, started_at=started_at,
