@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -113,10 +114,10 @@ def quality_stage(work: str, warehouse: str, run_id: str, batch_results: Unwalke
                                      alert_settings, started_at, coverage, reextraction)
 
 
-# In the validation process: the run whose batch suites were validated for its Data Docs ahead of
-# the quality stage (``prepare_data_docs``): (data_docs_dir, run_id, GX run identifier, suites,
-# result identifiers). One run at a time; the quality stage takes it.
-_PREPARED_DOCS: list[tuple] = []
+# In the validation process: the Data Docs validations made ahead of the quality stage
+# (``prepare_data_docs``), by (data_docs_dir, run_id): the GX run identifier, the suites and the
+# result identifiers. One run at a time; the quality stage takes them.
+_PREPARED_DOCS: dict[tuple[str, str], tuple[Any, set[str], list]] = {}
 
 
 def prepare_data_docs(batch_results: UnwalkedList, data_docs_dir: str, run_id: str) -> None:
@@ -140,15 +141,14 @@ def _validate_for_docs(results: list, data_docs_dir: str, run_id: str) -> None:
     except Exception as exc:  # noqa: BLE001 - the docs are a view of the results, not the results
         log.warning("could not validate for the Data Docs in %s: %s", data_docs_dir, exc)
         return
-    _PREPARED_DOCS.append((data_docs_dir, run_id, run, {r.suite for r in results}, identifiers))
+    _PREPARED_DOCS[data_docs_dir, run_id] = (run, {r.suite for r in results}, identifiers)
 
 
 def _build_data_docs(results: list, data_docs_dir: str, run_id: str) -> None:
     from expectations.suites import docs_run, render_data_docs, validate_for_docs
 
-    prepared = [p for p in _PREPARED_DOCS if p[:2] == (data_docs_dir, run_id)]
+    run, done, identifiers = _PREPARED_DOCS.pop((data_docs_dir, run_id), (None, set(), []))
     _PREPARED_DOCS.clear()
-    run, done, identifiers = prepared[0][2:] if prepared else (None, set(), [])
     try:
         rest = [r for r in results if r.suite not in done]
         identifiers = identifiers + validate_for_docs(rest, data_docs_dir, run or docs_run(run_id))
