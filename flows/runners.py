@@ -25,8 +25,10 @@ Runner = Callable[..., Any]  # runner(stage_name, fn, *args, **kwargs) -> fn's r
 
 TASK_RUNNERS = ("default", "dask")
 
-# Extraction threads of the default task runner. Polars releases the GIL inside its kernels,
-# so two batches extract side by side (1.4× on 2 cores); more threads only contend for the GIL.
+# Extraction threads of the default task runner. The extractor's many small Polars queries and
+# its Python steps mostly serialize on the GIL, so a second thread gains little by itself; it
+# pays because either thread hands its batch to the validation process while that one sits idle
+# (flows/stages.py: _extract_where_idle). More threads only contend for the GIL.
 EXTRACT_THREADS = 2
 
 

@@ -24,6 +24,7 @@ from flows.inbox import Discovery, discover_entries, log_skipped, read_raw_files
 from flows.runrecord import insert_run_row
 from flows.settings import Settings
 from flows.validation import QUARANTINE_STAGED_SCHEMA, VALIDATED_BATCH, quality_stage, validate_stage
+from flows.validation_process import ValidationProcessDied, run_in_validation_process_if_idle
 from transforms.corrections import extend_vocabulary, vocabulary_key
 from transforms.documents import parse_documents
 from transforms.extract import ENTITY_SCHEMA, Extraction, extract
@@ -244,12 +245,15 @@ def read_stored_stage(work: str, warehouse: str, document_ids: list[str]) -> Par
 
 
 def extract_stage(documents: pl.DataFrame, vocabulary: Vocabulary, batch_no: int = 0) -> ExtractedBatch:
-    """Extract a batch; if the extractor raises, retry document by document and
+    """Extract a batch (in the validation process when it is idle); if the extractor raises,
+    retry document by document here and
     quarantine (stage 'extract', reason 'extract_error') only those it fails on.
     Such documents are not loaded, so a fixed extractor picks them up next run.
     ``batch_no`` names the batch in the log and in the task run's name."""
     try:
-        extraction = extract(documents, vocabulary)
+        extraction = _extract_where_idle(documents, vocabulary)
+    except ValidationProcessDied:
+        raise   # not the documents' doing: the run fails, as a validation there would
     except Exception as batch_exc:  # noqa: BLE001 - isolate the bad document(s)
         log.warning("extractor failed on batch %s (%r); retrying per document", batch_no, batch_exc)
     else:
@@ -274,6 +278,16 @@ def extract_stage(documents: pl.DataFrame, vocabulary: Vocabulary, batch_no: int
     quarantine = pl.DataFrame(bad, schema=QUARANTINE_STAGED_SCHEMA) if bad else empty_quarantine()
     kept = documents.filter(pl.col("document_id").is_in(good_ids))
     return ExtractedBatch(merged, quarantine, kept, merged.coverage)
+
+
+def _extract_where_idle(documents: pl.DataFrame, vocabulary: Vocabulary) -> Extraction:
+    """``extract(documents, vocabulary)`` in the validation process while it sits idle, else here.
+
+    The extractor's many small Polars queries and its Python steps mostly hold the GIL, so a
+    second extraction thread here gains little; that process has a GIL of its own and is idle
+    from its GX import to its first validation. The result is the same wherever it ran."""
+    remote = run_in_validation_process_if_idle(extract, documents, vocabulary)
+    return remote[0] if remote is not None else extract(documents, vocabulary)
 
 
 @dataclass

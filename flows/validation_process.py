@@ -3,9 +3,11 @@ validate and quality stages (flows/validation.py) for the runs of this process.
 
 Importing GX is ~6 s of pure-Python work under the GIL. Done in the run's own process it
 stalls reading and extraction for that long; a child imports it on the other core while
-this process imports Prefect and extracts. A stage may leave work for after its answer
-(``after_reply``: the Data Docs), which then overlaps the end of the run; the next call, or
-``settle_validation_process``, waits for it. The child dies with this process
+this process imports Prefect and extracts. Once GX is imported it says so (``READY``); from then
+on it also extracts the batches the run hands it while it is idle
+(``run_in_validation_process_if_idle``), with a GIL of its own. A stage may leave work for after
+its answer (``after_reply``: the Data Docs), which then overlaps the end of the run; the next
+call, or ``settle_validation_process``, waits for it. The child dies with this process
 (``flows.lifeline``). Standard library only, so that ``zonefacts run`` can start the child before
 it imports anything heavy.
 """
@@ -17,6 +19,7 @@ import json
 import logging
 import os
 import pickle
+import select
 import signal
 import subprocess
 import sys
@@ -66,26 +69,56 @@ class _ValidationProcess:
         self.lock = threading.Lock()
         self.broken = False
         self.settling = False   # its last call left work to do after its answer (after_reply)
+        self.ready = False      # it sent READY: done importing, reading requests
 
     def call(self, name: str, *args: Any) -> Any:
         """Run the function ``name`` ("module:qualname") there with ``args``; its result or its exception."""
         # pickled before the pipe is touched: an argument that does not pickle leaves it in step
         request = pickle.dumps((name, args), protocol=pickle.HIGHEST_PROTOCOL)
         with self.lock:
-            if self.broken:
-                raise ValidationProcessDied("the validation process was abandoned after an interrupted call")
+            return self._exchange(name, request)
+
+    def call_if_idle(self, name: str, *args: Any) -> tuple | None:
+        """``(result,)`` of ``call(name, *args)`` if the process is idle now: done importing GX, no
+        call under way, no work left after its last answer. Else None at once, nothing sent."""
+        request = pickle.dumps((name, args), protocol=pickle.HIGHEST_PROTOCOL)
+        if self.settling or not self.lock.acquire(blocking=False):
+            return None
+        try:
+            if self.settling or not self._ready(wait=False):
+                return None
+            return (self._exchange(name, request),)
+        finally:
+            self.lock.release()
+
+    def _ready(self, wait: bool) -> bool:
+        """Whether the process has sent ``READY`` (read here, once; ``wait``: until it does). With the lock held."""
+        if not self.ready and (wait or select.select([self.responses], [], [], 0)[0]):
             try:
-                self.requests.write(request)
-                self.requests.flush()
-                ok, value, self.settling = pickle.load(self.responses)
+                pickle.load(self.responses)   # READY
             except (OSError, EOFError, pickle.UnpicklingError) as exc:
                 self.broken = True
-                code = self.process.poll()
-                raise ValidationProcessDied(
-                    f"the validation process died during {name} (exit status {code}): {exc!r}") from None
-            except BaseException:
-                self.broken = True   # interrupted mid-exchange: its answer would be taken for the next call's
-                raise
+                raise ValidationProcessDied(f"the validation process died while importing GX: {exc!r}") from None
+            self.ready = True
+        return self.ready
+
+    def _exchange(self, name: str, request: bytes) -> Any:
+        """Send ``request`` and return its answer, or raise its exception. With the lock held."""
+        if self.broken:
+            raise ValidationProcessDied("the validation process was abandoned after an interrupted call")
+        try:
+            self.requests.write(request)
+            self.requests.flush()
+            self._ready(wait=True)
+            ok, value, self.settling = pickle.load(self.responses)
+        except (OSError, EOFError, pickle.UnpicklingError) as exc:
+            self.broken = True
+            code = self.process.poll()
+            raise ValidationProcessDied(
+                f"the validation process died during {name} (exit status {code}): {exc!r}") from None
+        except BaseException:
+            self.broken = True   # interrupted mid-exchange: its answer would be taken for the next call's
+            raise
         if ok:
             return value
         exc, remote = value
@@ -144,6 +177,8 @@ def _run_after_reply() -> None:
 
 
 SERVED_STAGES = "flows.validation"
+# The process's first message, once GX is imported: until then a call would wait for the import.
+READY = "ready"
 
 
 def _serve(request_fd: int, response_fd: int) -> None:
@@ -165,6 +200,11 @@ def _serve(request_fd: int, response_fd: int) -> None:
         warm_up()
     except Exception:  # noqa: BLE001 - the first stage raises it, with its traceback
         pass
+    try:
+        responses.write(pickle.dumps(READY))
+        responses.flush()
+    except OSError:
+        os._exit(0)   # the run is over (or died) before this process was ready
     while True:
         try:
             name, args = pickle.load(requests)
@@ -271,6 +311,23 @@ def run_in_validation_process(fn: Callable, *args: Any) -> Any:
         return fn(*args)
     try:
         return process.call(f"{fn.__module__}:{fn.__qualname__}", *args)
+    finally:
+        _forget_if_broken(process)
+
+
+def run_in_validation_process_if_idle(fn: Callable, *args: Any) -> tuple | None:
+    """``(fn(*args),)`` run in the validation process if it is started and idle (done importing
+    GX, serving no other call); None at once otherwise, and the caller runs ``fn`` itself.
+
+    For CPU-bound work the run can hand off: that process has a GIL of its own, and it sits idle
+    while the run extracts, between its GX import and its validations. ``fn`` must be a
+    module-level function; its arguments and result travel as pickles."""
+    with _LOCK:
+        process = _PROCESS
+    if process is None:
+        return None
+    try:
+        return process.call_if_idle(f"{fn.__module__}:{fn.__qualname__}", *args)
     finally:
         _forget_if_broken(process)
 

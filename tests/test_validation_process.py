@@ -10,17 +10,21 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from conftest import GOOD_FILES, MAX_FILE_BYTES, ROOT, query, table_counts
 from expectations.gx_import import ABSENT_FOR_GX, hidden
 from flows import validation, validation_process
 from flows.pipeline import PipelineFailed, run_pipeline
 from flows.settings import Settings
+from flows.stages import KnownDocuments, read_parse_stage
+from transforms.extract import extract
 from transforms.vocabulary import load_vocabulary
 
 IMPLAUSIBLE = "2024年上半年，重庆高新区规模以上工业增加值同比增长950%，固定资产投资同比增长4.2%。\n"
@@ -179,3 +183,58 @@ def test_without_a_validation_process_work_after_the_answer_runs_at_once(tmp_pat
     marker = tmp_path / "after.txt"
     assert validation_process.run_in_validation_process(_answer_then_write, str(marker), 0.0) == "answered"
     assert marker.read_text(encoding="utf-8") == "written after the answer"
+
+
+def _when_idle(fn, *args) -> tuple:
+    """``run_in_validation_process_if_idle(fn, *args)`` once the process is done importing GX."""
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        answer = validation_process.run_in_validation_process_if_idle(fn, *args)
+        if answer is not None:
+            return answer
+        time.sleep(0.1)
+    raise AssertionError("the validation process never became idle")
+
+
+def test_work_goes_to_the_validation_process_only_while_it_is_idle():
+    validation_process.stop_validation_process()
+    validation_process.start_validation_process()
+    # GX takes seconds to import: meanwhile the caller is told at once to do the work itself
+    assert validation_process.run_in_validation_process_if_idle(os.getpid) is None
+    (there,) = _when_idle(os.getpid)
+    assert there == validation_process._PROCESS.process.pid != os.getpid()
+
+    busy = threading.Thread(target=validation_process.run_in_validation_process, args=(time.sleep, 1.5))
+    busy.start()
+    time.sleep(0.3)
+    assert validation_process.run_in_validation_process_if_idle(os.getpid) is None   # serving the sleep
+    busy.join()
+    assert validation_process.run_in_validation_process_if_idle(os.getpid) == (there,)
+
+
+def test_a_batch_extracts_the_same_in_the_validation_process(inbox):
+    validation_process.start_validation_process()
+    documents = read_parse_stage(str(inbox), list(GOOD_FILES), MAX_FILE_BYTES, KnownDocuments()).documents
+    vocabulary = load_vocabulary()
+    here = extract(documents, vocabulary)
+    (there,) = _when_idle(extract, documents, vocabulary)
+    assert here.observations.height > 0
+    for part in ("observations", "defects", "unmapped", "entities", "coverage"):
+        assert_frame_equal(getattr(there, part), getattr(here, part))
+
+
+def test_a_run_extracting_in_the_idle_validation_process_loads_what_a_run_extracting_here_loads(
+        inbox, tmp_path, monkeypatch):
+    (inbox / "implausible.txt").write_text(IMPLAUSIBLE, encoding="utf-8")
+    validation_process.stop_validation_process()
+    monkeypatch.setattr(validation_process, "_ENABLED", False)
+    here = run_pipeline(_settings(inbox, tmp_path / "here.duckdb"))
+
+    monkeypatch.setattr(validation_process, "_ENABLED", True)
+    validation_process.start_validation_process()
+    _when_idle(os.getpid)   # idle now: the run's batches extract there, one after the other
+    there = run_pipeline(_settings(inbox, tmp_path / "there.duckdb"))
+
+    assert here["status"] == there["status"] == "success"
+    assert here["observations_loaded"] == there["observations_loaded"] > 0
+    assert _loaded(tmp_path / "here.duckdb") == _loaded(tmp_path / "there.duckdb")
