@@ -81,12 +81,13 @@ class _ValidationProcess:
     def call_if_idle(self, name: str, *args: Any) -> tuple | None:
         """``(result,)`` of ``call(name, *args)`` if the process is idle now: done importing GX, no
         call under way, no work left after its last answer. Else None at once, nothing sent."""
-        request = pickle.dumps((name, args), protocol=pickle.HIGHEST_PROTOCOL)
         if self.settling or not self.lock.acquire(blocking=False):
             return None
         try:
             if self.settling or not self._ready(wait=False):
                 return None
+            # pickled only once the process is known idle: a busy answer costs nothing
+            request = pickle.dumps((name, args), protocol=pickle.HIGHEST_PROTOCOL)
             return (self._exchange(name, request),)
         finally:
             self.lock.release()
