@@ -6,12 +6,20 @@ the summary, or one error line. Prefect's flow- and task-run loggers would repea
 with its traceback, and its API log handler, left to flush after the temporary server has
 stopped, adds "Error logging to API"; both are off for a quiet run. ``serve`` keeps the run
 loggers: its scheduled runs report to the server they run on.
+
+Heartbeats: Prefect emits flow-run heartbeats so that an automation can mark a deployment's run
+whose machine died as crashed. ``zonefacts run`` is not a deployment's run: whoever started it
+sees it end. There Prefect's heartbeat thread only costs its join at the flow's end (it sleeps
+in one-second steps, so up to a second per run), and ``one_off_run`` turns it off unless the
+user set a frequency. ``serve``'s scheduled runs keep them.
 """
 from __future__ import annotations
 
 import atexit
 import os
 import typing
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 _ALWAYS = {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -23,6 +31,8 @@ _QUIET = {
     "PREFECT_LOGGING_LEVEL": "WARNING",
     "PREFECT_SERVER_LOGGING_LEVEL": "WARNING",
 }
+# Prefect's names for the flow-run heartbeat frequency (the second is its legacy alias)
+_HEARTBEAT_VARIABLES = ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_FREQUENCY")
 _QUIET_RUNS = {
     "PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL": "CRITICAL",
     "PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL": "CRITICAL",
@@ -47,6 +57,20 @@ def prepare_prefect(*, verbose: bool, quiet_runs: bool) -> None:
     # "leaked"; they are not (nanobind docs, refleaks): clearing typing's caches first
     # keeps stderr for real errors.
     atexit.register(_clear_typing_caches)
+
+
+@contextmanager
+def one_off_run() -> Iterator[None]:
+    """Prefect's settings for a flow run called directly (``zonefacts run``): no heartbeats,
+    unless the user set their frequency. Imports Prefect: call it after ``prepare_prefect``."""
+    if any(name in os.environ for name in _HEARTBEAT_VARIABLES):
+        yield
+        return
+    # None cannot be spelled as an environment variable (the setting parses an int)
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
 
 
 def _clear_typing_caches() -> None:

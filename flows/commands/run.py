@@ -151,7 +151,7 @@ def run_flow(args: argparse.Namespace, settings, *, reextract: str | None = None
         # starts): ~6 s of the other core instead of this one's. A rescan usually finds nothing
         # new; the run starts it anyway at the first batch with new documents.
         start_validation_process()
-    from flows.commands.prefect_env import prepare_prefect
+    from flows.commands.prefect_env import one_off_run, prepare_prefect
 
     prepare_prefect(verbose=args.verbose, quiet_runs=True)
     from flows.pipeline import PipelineFailed, zonefacts_run
@@ -165,7 +165,7 @@ def run_flow(args: argparse.Namespace, settings, *, reextract: str | None = None
     try:
         with held_warnings(args.verbose) as succeeded:
             # the Data Docs render while the flow run ends; waited for before the summary
-            with settling_after():
+            with settling_after(), one_off_run():
                 summary = flow_fn(
                     inbox=str(settings.inbox.resolve()), warehouse=str(settings.warehouse.resolve()),
                     max_file_bytes=settings.max_file_bytes, batch_documents=settings.batch_documents,
