@@ -196,12 +196,13 @@ def validate_for_docs(results: Iterable[ExpectationResult], directory: Path | st
     return identifiers
 
 
-def render_data_docs(directory: Path | str, identifiers: list) -> Path:
-    """Build the Data Docs pages of the validations ``identifiers`` and the site's index; its path."""
+def render_data_docs(directory: Path | str, identifiers: list, index: bool = True) -> Path:
+    """Build the Data Docs pages of the validations ``identifiers`` and (``index``) the site's
+    index of every validation kept there; the index's path."""
     import_gx()
     with gx_lock():
         context = new_context(mode="file", project_root_dir=str(directory))
-        context.build_data_docs(resource_identifiers=identifiers or None)
+        context.build_data_docs(resource_identifiers=identifiers or None, build_index=index)
     return data_docs_index(Path(directory))
 
 

@@ -102,7 +102,9 @@ class PipelineRun:
     ``execute`` takes the warehouse lock and calls the stage methods: ``discover``, then per
     batch ``read``, ``extract`` and ``stage``, then per batch of stored documents to re-extract
     ``reextract``, ``extract`` and ``stage`` (``validate`` whenever enough observations have
-    gathered, and once at the end), then ``load``, ``quality`` and ``publish``. ``submit``, when
+    gathered, and once at the end), then ``load``, ``quality`` and ``publish``. The last
+    validation runs while the load inserts the documents and dimensions; the load then waits
+    for it (``_validated``) before it reads the observations. ``submit``, when
     given, runs the extract stage and returns futures: up to ``EXTRACT_IN_FLIGHT`` batches are
     in flight while later ones are read, and are consumed in batch order. Every other stage stays
     on ``runner`` in this process (the load is a single writer).
@@ -169,19 +171,9 @@ class PipelineRun:
                       for i in range(0, len(self.stale), settings.batch_documents)]
             summary["documents_reextracted"] = len(self.stale)
             self._batches(stored, len(self.stale), self.read_stored, first_no=len(batches))
-            self.validate(final=True)
-            summary["quarantine_reasons"] = dict(sorted(self.reasons.items()))
-            # the inbox as listed at discovery, for the CLI's up-to-date check; not when a file or a
-            # stored document may read or extract differently next time (the load also drops it
-            # when the run superseded a document)
-            retry = RETRYABLE_REASONS & self.reasons.keys()
-            summary["inbox_listing"] = listing if self.read_inbox and not retry else None
-            summary["expectations_failed"] = sum(self.expectations.values())
-            summary["expectations_failed_names"] = sorted(self.expectations)
-            if self.batch_results:
-                # the validation process validates them for the Data Docs while this one loads
-                prepare_data_docs(self.batch_results, str(settings.data_docs_dir), self.run_id)
-            self.quality(self.load())
+            self.validate(final=True, wait=False)
+            # the load waits for the validations once its documents and dimensions are in
+            self.quality(self.load(listing))
             self.publish()
             summary["duration_seconds"] = self._seconds()
             return summary
@@ -319,38 +311,36 @@ class PipelineRun:
         log.info("batch %d: %d files, %d documents, %d quarantined, %d skipped",
                  batch_no, files, extracted.documents.height, quarantined.height, parsed.skipped)
 
-    def validate(self, final: bool) -> None:
+    def validate(self, final: bool, wait: bool | None = None) -> None:
         """Send what the batches gathered to the validate stage, which stages the clean rows and
         the rejects; it runs while later batches are read and extracted, and its results count
-        once consumed, in flush order (``final``: send the rest, then wait for every one)."""
+        once consumed, in flush order (``final``: send the rest; ``wait`` (default: ``final``):
+        then wait for every one). The stage is announced as it is sent."""
         pending = self.pending
         if pending.batches or final:
             files, entities, stats = pending.take()
             if files or stats.height:
+                announce("validate")
                 # in the flow run's context, so that the validate task run is the flow run's
                 context = contextvars.copy_context()
                 self.validations.append(self.validating.submit(
                     context.run, self._validate, files, entities, stats, pending.flushes))
-        while self.validations and (final or self.validations[0].done()):
+        wait = final if wait is None else wait
+        while self.validations and (wait or self.validations[0].done()):
             validated: ValidationResult = self.validations.popleft().result()
             self.batch_results.extend(validated.results)
             self.expectations.update(validated.expectations_failed)
             self.reasons.update(validated.quarantine["reason"].to_list())
 
     def _validate(self, files: list[str], entities, stats, flush_no: int) -> ValidationResult:
-        announce("validate")
         return self._call("validate", str(self.staging), files, entities, stats, self.vocabulary, flush_no=flush_no)
 
-    def load(self) -> Loaded:
+    def load(self, listing: str) -> Loaded:
         announce("load")
         settings, summary = self.settings, self.summary
-        summary["status"] = "success"
-        finished = utcnow()
-        summary["finished_at"] = finished.isoformat(timespec="seconds")
-        row = run_row(summary, started_at=summary["started_at"], finished_at=finished)
         loaded: Loaded = self._call("load", str(settings.work_path), str(settings.warehouse), str(self.staging),
-                                    self.run_id, self.vocabulary, row, self.inputs.fingerprint, str(settings.inbox),
-                                    self.inputs.corrections.lines)
+                                    self.run_id, self.vocabulary, lambda: self._validated(listing),
+                                    self.inputs.fingerprint, str(settings.inbox), self.inputs.corrections.lines)
         counts = loaded.counts
         summary.update(documents_new=counts.documents, observations_loaded=counts.observations,
                        quarantine_rows_new=counts.quarantined, entities_new=counts.entities,
@@ -358,6 +348,27 @@ class PipelineRun:
         if loaded.superseded:
             summary["inbox_listing"] = None
         return loaded
+
+    def _validated(self, listing: str) -> dict:
+        """The run's ``pipeline_runs`` row, once every validation is in: the load calls this after
+        its documents and dimensions, before it reads the observations the last one stages."""
+        self.validate(final=True)
+        settings, summary = self.settings, self.summary
+        summary["quarantine_reasons"] = dict(sorted(self.reasons.items()))
+        # the inbox as listed at discovery, for the CLI's up-to-date check; not when a file or a
+        # stored document may read or extract differently next time (the load also drops it
+        # when the run superseded a document)
+        retry = RETRYABLE_REASONS & self.reasons.keys()
+        summary["inbox_listing"] = listing if self.read_inbox and not retry else None
+        summary["expectations_failed"] = sum(self.expectations.values())
+        summary["expectations_failed_names"] = sorted(self.expectations)
+        if self.batch_results:
+            # the validation process validates them for the Data Docs while this one loads
+            prepare_data_docs(self.batch_results, str(settings.data_docs_dir), self.run_id)
+        summary["status"] = "success"
+        finished = utcnow()
+        summary["finished_at"] = finished.isoformat(timespec="seconds")
+        return run_row(summary, started_at=summary["started_at"], finished_at=finished)
 
     def quality(self, loaded: Loaded) -> None:
         announce("quality")

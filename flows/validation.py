@@ -115,15 +115,16 @@ def quality_stage(work: str, warehouse: str, run_id: str, batch_results: Unwalke
 
 
 # In the validation process: the Data Docs validations made ahead of the quality stage
-# (``prepare_data_docs``), by (data_docs_dir, run_id): the GX run identifier, the suites and the
-# result identifiers. One run at a time; the quality stage takes them.
-_PREPARED_DOCS: dict[tuple[str, str], tuple[Any, set[str], list]] = {}
+# and rendered (``prepare_data_docs``), by (data_docs_dir, run_id): the GX run identifier and the
+# suites. One run at a time; the quality stage takes them.
+_PREPARED_DOCS: dict[tuple[str, str], tuple[Any, set[str]]] = {}
 
 
 def prepare_data_docs(batch_results: UnwalkedList, data_docs_dir: str, run_id: str) -> None:
-    """Validate the batch suites' kept failing rows for the run's Data Docs while the run loads:
-    the validation process is otherwise idle then. The quality stage adds the warehouse suite
-    and renders the pages; a failure here is logged and that stage validates these suites too."""
+    """Validate the batch suites' kept failing rows for the run's Data Docs, and render their
+    pages, while the run loads: the validation process is otherwise idle then. The quality
+    stage adds the warehouse suite's pages and the index; a failure here is logged and that
+    stage validates and renders these suites too."""
     run_in_validation_process(_prepare_data_docs, batch_results, data_docs_dir, run_id)
 
 
@@ -133,26 +134,26 @@ def _prepare_data_docs(batch_results: UnwalkedList, data_docs_dir: str, run_id: 
 
 
 def _validate_for_docs(results: list, data_docs_dir: str, run_id: str) -> None:
-    from expectations.suites import docs_run, validate_for_docs
+    from expectations.suites import docs_run, render_data_docs, validate_for_docs
 
     try:
         run = docs_run(run_id)
         identifiers = validate_for_docs(results, data_docs_dir, run)
+        render_data_docs(data_docs_dir, identifiers, index=False)   # the index once the run's pages are all in
     except Exception as exc:  # noqa: BLE001 - the docs are a view of the results, not the results
         log.warning("could not validate for the Data Docs in %s: %s", data_docs_dir, exc)
         return
-    _PREPARED_DOCS[data_docs_dir, run_id] = (run, {r.suite for r in results}, identifiers)
+    _PREPARED_DOCS[data_docs_dir, run_id] = (run, {r.suite for r in results})
 
 
 def _build_data_docs(results: list, data_docs_dir: str, run_id: str) -> None:
     from expectations.suites import docs_run, render_data_docs, validate_for_docs
 
-    run, done, identifiers = _PREPARED_DOCS.pop((data_docs_dir, run_id), (None, set(), []))
+    run, done = _PREPARED_DOCS.pop((data_docs_dir, run_id), (None, set()))
     _PREPARED_DOCS.clear()
     try:
         rest = [r for r in results if r.suite not in done]
-        identifiers = identifiers + validate_for_docs(rest, data_docs_dir, run or docs_run(run_id))
-        render_data_docs(data_docs_dir, identifiers)
+        render_data_docs(data_docs_dir, validate_for_docs(rest, data_docs_dir, run or docs_run(run_id)))
     except Exception as exc:  # noqa: BLE001 - the docs are a view of the results, not the results
         log.warning("could not build Data Docs in %s: %s", data_docs_dir, exc)
 

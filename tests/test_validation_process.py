@@ -6,6 +6,7 @@ GX; a child that dies fails the run cleanly, and the next run starts a fresh one
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -238,3 +239,17 @@ def test_a_run_extracting_in_the_idle_validation_process_loads_what_a_run_extrac
     assert here["status"] == there["status"] == "success"
     assert here["observations_loaded"] == there["observations_loaded"] > 0
     assert _loaded(tmp_path / "here.duckdb") == _loaded(tmp_path / "there.duckdb")
+
+
+def test_a_runs_data_docs_show_every_suite_it_validated(inbox, tmp_path):
+    """The batch suites' pages are rendered while the run loads, the warehouse suites' and the
+    index after the quality stage: the index lists the pages of all of them, each one written."""
+    (inbox / "implausible.txt").write_text(IMPLAUSIBLE, encoding="utf-8")
+    validation_process.start_validation_process()
+    summary = run_pipeline(_settings(inbox, tmp_path / "docs.duckdb"))
+    validation_process.settle_validation_process()
+    index = Path(summary["data_docs"])
+    listed = set(re.findall(r'validations/([a-z_]+)/[^"#?]+\.html', index.read_text(encoding="utf-8")))
+    assert listed == {"observations", "documents", "warehouse_facts", "warehouse_documents", "warehouse_consistency"}
+    pages = {p.relative_to(index.parent / "validations").parts[0] for p in index.parent.glob("validations/**/*.html")}
+    assert pages == listed

@@ -92,6 +92,28 @@ def _counts(con) -> dict[str, int]:
                       "dim_indicator", "source_defects", "unmapped_mentions", "pipeline_runs")}
 
 
+def test_observations_staged_while_the_load_runs_are_loaded(tmp_path):
+    """The run's last validation stages its observations and rejects while the load inserts the
+    documents: ``before_observations`` runs after those, before the staged observations are read."""
+    staging, late = tmp_path / "staging", tmp_path / "late"
+    _stage_sample(late)
+    staging.mkdir()
+    os.replace(late / "documents-00000.parquet", staging / "documents-00000.parquet")
+    con = store.open_work(tmp_path / "w.duckdb", tmp_path / "w.duckdb.work")
+    seen: list[int] = []
+
+    def validation_arrives() -> None:
+        seen.append(len(list(staging.glob("*.parquet"))))
+        for table in ("observations", "quarantine"):
+            os.replace(late / f"{table}-00000.parquet", staging / f"{table}-00000.parquet")
+
+    loaded = _load(con, staging, before_observations=validation_arrives)
+    assert seen == [1]
+    assert (loaded.documents, loaded.observations, loaded.quarantined) == (1, 1, 1)
+    assert con.execute("SELECT entity, indicator, value FROM observations").fetchall() == [("重庆高新区", "gdp", 6.1)]
+    con.close()
+
+
 def test_load_staged_twice_adds_nothing(tmp_path):
     staging = tmp_path / "staging"
     _stage_sample(staging)

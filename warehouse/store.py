@@ -314,6 +314,7 @@ def load_staged(
     indicators,
     vocabulary_entities,
     before_commit: Callable[[duckdb.DuckDBPyConnection, LoadCounts], None] | None = None,
+    before_observations: Callable[[], None] | None = None,
     fingerprint: str | None = None,
     inbox: str | None = None,
     corrections=None,
@@ -323,7 +324,9 @@ def load_staged(
     ``indicators`` and ``vocabulary_entities`` are Polars frames from the vocabulary;
     ``before_commit(con, counts)`` runs inside the transaction after every insert,
     so what it writes (the run's ``pipeline_runs`` row) commits or rolls back with
-    the load.
+    the load. ``before_observations()`` runs inside it once the dimensions, documents and
+    entities are in, before the staged observations and quarantine are read: a run whose last
+    validation still stages them waits for it there.
 
     Every staged document is new or re-extracted: its staged facts, defects and unmapped
     mentions replace its stored ones, and a new version of a file (same ``inbox`` and path)
@@ -381,6 +384,8 @@ def load_staged(
                 FROM {ents}
                 ON CONFLICT (entity_id) DO NOTHING
             """).fetchall()[0][0]
+        if before_observations is not None:
+            before_observations()
         obs = history.current_only(_parquet(staging, "observations"))
         reloaded = _drop_unread(con, "fact_observation", "observation_id",
                                 obs and f"SELECT {_OBSERVATION_ID} FROM {obs} o")
