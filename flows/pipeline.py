@@ -48,17 +48,16 @@ from flows.settings import DEFAULT_MAX_FILE_BYTES, Settings, load_settings
 from flows.stages import (DISCOVERY_BATCH, REFUSED_PATH, STAGE_BY_NAME, STAGES, ExtractedBatch, ExtractorInputs,
                           KnownDocuments, Loaded, ParsedBatch, PendingValidation, announce, clean_leftovers,
                           discover_stage, extract_stage, extractor_inputs, load_stage, publish_stage,
-                          quarantine_of, read_parse_stage, refused_quarantine, warehouse_state)
+                          quarantine_of, read_parse_stage, refused_quarantine, unvalidated_loads,
+                          warehouse_state)
 from flows.validation import UnwalkedList, ValidationResult, prepare_data_docs, quality_stage, validate_stage
 from flows.validation_process import settle_validation_process, start_validation_process
 from transforms.vocabulary import Vocabulary
-from warehouse import store
 from warehouse.store import stage_batch
 
 __all__ = [
     "BATCH_MAX_BYTES", "EXTRACT_IN_FLIGHT", "EXTRACT_THREADS", "PREFECT_TASKS", "STAGES", "TASK_RUNNERS",
-    "ExtractedBatch", "KnownDocuments", "ParsedBatch", "PipelineFailed", "PipelineRun",
-    "RunLocked", "Runner",
+    "ExtractedBatch", "KnownDocuments", "ParsedBatch", "PipelineFailed", "PipelineRun", "RunLocked", "Runner",
     "dask_task_runner", "discover_stage", "extract_stage", "load_stage", "publish_stage", "quality_stage",
     "read_parse_stage", "run_as_prefect_task", "run_lock", "run_pipeline", "run_plain", "stage_batch",
     "submit_as_prefect_task", "thread_submitter", "validate_stage", "zonefacts_run",
@@ -324,16 +323,14 @@ class PipelineRun:
                 # in the flow run's context, so that the validate task run is the flow run's
                 context = contextvars.copy_context()
                 self.validations.append(self.validating.submit(
-                    context.run, self._validate, files, entities, stats, pending.flushes))
+                    context.run, self._call, "validate", str(self.staging), files, entities, stats,
+                    self.vocabulary, flush_no=pending.flushes))
         wait = final if wait is None else wait
         while self.validations and (wait or self.validations[0].done()):
             validated: ValidationResult = self.validations.popleft().result()
             self.batch_results.extend(validated.results)
             self.expectations.update(validated.expectations_failed)
             self.reasons.update(validated.quarantine["reason"].to_list())
-
-    def _validate(self, files: list[str], entities, stats, flush_no: int) -> ValidationResult:
-        return self._call("validate", str(self.staging), files, entities, stats, self.vocabulary, flush_no=flush_no)
 
     def load(self, listing: str) -> Loaded:
         announce("load")
@@ -350,14 +347,13 @@ class PipelineRun:
         return loaded
 
     def _validated(self, listing: str) -> dict:
-        """The run's ``pipeline_runs`` row, once every validation is in: the load calls this after
-        its documents and dimensions, before it reads the observations the last one stages."""
+        """The run's ``pipeline_runs`` row, once every validation is in (the load calls this
+        before it reads the observations). ``inbox_listing``: the inbox as listed at discovery, for
+        the CLI's up-to-date check; not when a file or a stored document may read or extract
+        differently next time (the load also drops it when the run superseded a document)."""
         self.validate(final=True)
         settings, summary = self.settings, self.summary
         summary["quarantine_reasons"] = dict(sorted(self.reasons.items()))
-        # the inbox as listed at discovery, for the CLI's up-to-date check; not when a file or a
-        # stored document may read or extract differently next time (the load also drops it
-        # when the run superseded a document)
         retry = RETRYABLE_REASONS & self.reasons.keys()
         summary["inbox_listing"] = listing if self.read_inbox and not retry else None
         summary["expectations_failed"] = sum(self.expectations.values())
@@ -365,8 +361,7 @@ class PipelineRun:
         if self.batch_results:
             # the validation process validates them for the Data Docs while this one loads
             prepare_data_docs(self.batch_results, str(settings.data_docs_dir), self.run_id)
-        summary["status"] = "success"
-        finished = utcnow()
+        summary["status"], finished = "success", utcnow()
         summary["finished_at"] = finished.isoformat(timespec="seconds")
         return run_row(summary, started_at=summary["started_at"], finished_at=finished)
 
@@ -375,7 +370,7 @@ class PipelineRun:
         settings, summary = self.settings, self.summary
         counts = loaded.counts
         if counts.documents or counts.observations or counts.quarantined or loaded.fact_changes \
-                or self.batch_results or _unvalidated(settings):
+                or self.batch_results or unvalidated_loads(settings):
             quality = self._call("quality", str(settings.work_path), str(settings.warehouse), self.run_id,
                                  self.batch_results, str(settings.data_docs_dir), settings.alerts,
                                  as_datetime(summary["started_at"]), settings.coverage,
@@ -394,15 +389,6 @@ class PipelineRun:
         announce("publish")
         self._call("publish", str(self.settings.work_path), str(self.settings.warehouse))
         settle_validation_process(at_end_of_run=True)   # the Data Docs
-
-
-def _unvalidated(settings: Settings) -> bool:
-    """A run that loaded rows died before its warehouse suite: the data still needs it."""
-    con = store.open_work(settings.warehouse, settings.work_path)
-    try:
-        return store.unvalidated_loads(con) > 0
-    finally:
-        con.close()
 
 
 def run_pipeline(settings: Settings, runner: Runner = run_plain, *, flow_run_id: str | None = None,

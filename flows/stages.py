@@ -216,6 +216,15 @@ def warehouse_state(settings: Settings, fingerprint: str, reextract: str | None)
         con.close()
 
 
+def unvalidated_loads(settings: Settings) -> bool:
+    """Whether a run that loaded rows died before its warehouse suite: the data still needs it."""
+    con = store.open_work(settings.warehouse, settings.work_path)
+    try:
+        return store.unvalidated_loads(con) > 0
+    finally:
+        con.close()
+
+
 def read_parse_stage(inbox: str, paths: list[str], max_bytes: int, known: KnownDocuments) -> ParsedBatch:
     """Read one batch of files and parse them into documents and an ingest quarantine.
 
