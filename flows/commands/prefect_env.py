@@ -51,6 +51,10 @@ def prepare_prefect(*, verbose: bool, quiet_runs: bool) -> None:
         os.environ.setdefault(name, value)
     # GX logs its temporary docs folder at INFO on every validation
     logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    if not verbose:
+        # Prefect's events worker warns "Still processing items" when the process ends with
+        # events queued; it sends them all before the process exits, so a quiet run omits it
+        logging.getLogger("EventsWorker").setLevel(logging.ERROR)
     if verbose:
         logging.getLogger("zonefacts").setLevel(logging.INFO)
     # DuckDB's nanobind binding reports objects still cached by typing at shutdown as
