@@ -196,12 +196,25 @@ def validate_for_docs(results: Iterable[ExpectationResult], directory: Path | st
     return identifiers
 
 
+# The site's pages and index drawn by the views of expectations/docs_views.py
+_VIEWS = {"module_name": "expectations.docs_views"}
+_SITE_VIEWS = {
+    "site_section_builders": {section: {"view": {**_VIEWS, "class_name": "CachedJinjaPageView"}}
+                              for section in ("expectations", "validations", "profiling")},
+    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder",
+                           "view": {**_VIEWS, "class_name": "CachedJinjaIndexPageView"}},
+}
+
+
 def render_data_docs(directory: Path | str, identifiers: list, index: bool = True) -> Path:
     """Build the Data Docs pages of the validations ``identifiers`` and (``index``) the site's
     index of every validation kept there; the index's path."""
     import_gx()
     with gx_lock():
         context = new_context(mode="file", project_root_dir=str(directory))
+        for name, site in context.list_data_docs_sites().items():
+            if any(site.get(key) != value for key, value in _SITE_VIEWS.items()):
+                context.update_data_docs_site(name, {**site, **_SITE_VIEWS})   # once per docs directory
         context.build_data_docs(resource_identifiers=identifiers or None, build_index=index)
     return data_docs_index(Path(directory))
 

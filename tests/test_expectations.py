@@ -406,6 +406,28 @@ def test_data_docs_are_built_and_evidence_is_escaped(tmp_path, validation, wareh
     assert "yoy_pct_range_gdp" in text
 
 
+def test_data_docs_compile_each_page_template_once_per_process(tmp_path, validation, monkeypatch):
+    """The site's views (expectations/docs_views.py) share compiled templates: a second build of
+    the same pages, in a new GX context with new views, compiles none of its page templates."""
+    import jinja2
+
+    from expectations.docs_views import COMPILED_TEMPLATES
+
+    suites.build_data_docs({"observations": validation.results}, tmp_path / "first", run_id="run-1")
+    assert COMPILED_TEMPLATES.compiled
+    compiled: list[str | None] = []
+    real_compile = jinja2.Environment.compile
+
+    def counting(self, source, name=None, *args, **kwargs):
+        compiled.append(name)
+        return real_compile(self, source, name, *args, **kwargs)
+
+    monkeypatch.setattr(jinja2.Environment, "compile", counting)
+    index = suites.build_data_docs({"observations": validation.results}, tmp_path / "second", run_id="run-2")
+    assert index.is_file() and list(index.parent.glob("validations/observations/**/*.html"))
+    assert [name for name in compiled if name and name.endswith(".j2")] == []
+
+
 # --------------------------------------------------------------------------- adding a check
 
 
