@@ -242,9 +242,11 @@ def bind_periods(tiles: pl.DataFrame, documents: pl.DataFrame) -> pl.DataFrame:
     lead_period = pl.when(in_lead & is_period).then(pl.col("period_phrase")).drop_nulls().first().over("_doc")
     lead_year = pl.when(in_lead & is_period).then(pl.struct("period_phrase", "explicit_year")).drop_nulls() \
         .first().over("_doc").struct.field("explicit_year")
+    # the title's year (2024年上半年…经济运行情况) dates the body where its lead states none
+    title_year = pl.when(pl.col("is_title") & is_period).then(pl.col("explicit_year")).drop_nulls().first().over("_doc")
     tiles = tiles.with_columns(
         pl.coalesce("para_period", title_period, lead_period).alias("bound_period"),
-        lead_year.alias("lead_year"),
+        pl.coalesce(lead_year, title_year).alias("lead_year"),
     ).drop(*PERIOD_FIELDS, "_doc", "_next_lead", "_names_target", "_is_period", "_opens_clause", "_year_token",
            "_before_comma")
     tiles = looked_up(tiles, table.rename({"period_phrase": "bound_period"}), ["bound_period"])

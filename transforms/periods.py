@@ -152,7 +152,8 @@ def resolve_year(explicit: pl.Expr, context_year: pl.Expr, relative: pl.Expr, le
 
     An explicit year in the phrase or its clause/paragraph wins; else 今年/去年 against the
     publication date; else the year the document's body first states for a period (a lead
-    "2016年1-7月" dates the paragraphs after it, and outranks a repost's publication date);
+    "2016年1-7月" dates the paragraphs after it, and outranks a repost's publication date), or
+    failing that its title;
     else the publication year, except that a period that had not ended
     when the article was published (全年 or 1-11月 published in January) is the previous
     year's. No date and no year → null, never a guess; lost year digits → null.

@@ -172,6 +172,22 @@ def test_the_leads_period_and_year_cover_later_paragraphs() -> None:
                              "value": 120_340_000_000.0}])
 
 
+def test_the_titles_year_dates_a_body_that_states_none() -> None:
+    text = ("2023年1-10月鄞州区经济运行简况\n"
+            "1-10月，全区完成固定资产投资125.6亿元，同比增长8.2%。")
+    found = observations(text, published_at=None, title_source="first_line")
+    assert_contains(found, [{"entity": "鄞州区", "year": 2023, "start_month": 1, "end_month": 10,
+                             "indicator": "fixed_asset_investment", "measure": "yoy_pct", "value": 8.2}])
+    # a repost a year on: the title's year, not the publication's
+    found = observations(text, published_at=dt.date(2024, 11, 20), title_source="first_line")
+    assert {o["year"] for o in found} == {2023}
+    # a year the body's lead states outranks the title's
+    text = ("鄞州区经济运行简况（2023年）\n"
+            "2022年1-10月，全区固定资产投资同比增长8.2%。")
+    found = observations(text, published_at=None, title_source="first_line")
+    assert {o["year"] for o in found} == {2022}
+
+
 def test_growth_against_an_earlier_year_is_not_yoy() -> None:
     found = observations("1-7月，宜宾市固定资产投资同比增长6.2%，比2019年1-7月增长15.5%。", dt.date(2021, 8, 20))
     assert [(o["year"], o["measure"], o["value"]) for o in found] == [(2021, "yoy_pct", 6.2)]
