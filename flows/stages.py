@@ -308,21 +308,20 @@ class Loaded:
 
 
 def load_stage(work: str, warehouse: str, staging: str, run_id: str, vocabulary: Vocabulary,
-               run_row: dict | Callable[[], dict], fingerprint: str, inbox: str,
-               correction_lines: pl.DataFrame) -> Loaded:
+               run_row: Callable[[], dict], fingerprint: str, inbox: str, correction_lines: pl.DataFrame) -> Loaded:
     """Load the whole run's staging into the working file in one transaction, the
     pipeline_runs row included, and close it (checkpointed, ready to publish).
 
-    ``run_row`` is that row, or a function returning it that the load calls once the documents
-    and dimensions are in, before it reads the staged observations: the run's last validation,
-    which stages them, runs in the validation process meanwhile, and the function waits for it.
+    ``run_row()`` returns that row; the load calls it once the documents and dimensions are in,
+    before it reads the staged observations: the run's last validation, which stages them, runs
+    in the validation process meanwhile, and ``run_row`` waits for it.
     ``inbox`` is the run's (``pipeline_runs.inbox``): with a path it names a file's lineage.
     ``correction_lines`` is the corrections file as read now (empty without one: a deleted
     line or file undoes its corrections)."""
     said: dict = {}
 
     def observations_staged() -> None:
-        said["row"] = run_row() if callable(run_row) else run_row
+        said["row"] = run_row()
 
     def record(con: duckdb.DuckDBPyConnection, counts: store.LoadCounts) -> None:
         row = dict(said.pop("row"))
