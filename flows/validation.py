@@ -141,7 +141,7 @@ def _validate_for_docs(results: list, data_docs_dir: str, run_id: str) -> None:
         identifiers = validate_for_docs(results, data_docs_dir, run)
         render_data_docs(data_docs_dir, identifiers, index=False)   # the index once the run's pages are all in
     except Exception as exc:  # noqa: BLE001 - the docs are a view of the results, not the results
-        log.warning("could not validate for the Data Docs in %s: %s", data_docs_dir, exc)
+        log.warning("could not validate or render the Data Docs in %s: %s", data_docs_dir, exc)
         return
     _PREPARED_DOCS[data_docs_dir, run_id] = (run, {r.suite for r in results})
 
