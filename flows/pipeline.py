@@ -44,7 +44,7 @@ from flows.progress import Progress
 from flows.runners import (EXTRACT_THREADS, TASK_RUNNERS, PREFECT_TASKS, Runner, dask_task_runner,
                            run_as_prefect_task, run_plain, submit_as_prefect_task, thread_submitter)
 from flows.runrecord import as_datetime, new_summary, record_failure, run_row, utcnow
-from flows.settings import DEFAULT_MAX_FILE_BYTES, Settings, load_settings
+from flows.settings import DEFAULT_BATCH_DOCUMENTS, DEFAULT_MAX_FILE_BYTES, Settings, load_settings
 from flows.stages import (DISCOVERY_BATCH, REFUSED_PATH, STAGE_BY_NAME, STAGES, ExtractedBatch, ExtractorInputs,
                           KnownDocuments, Loaded, ParsedBatch, PendingValidation, announce, clean_leftovers,
                           discover_stage, extract_stage, extractor_inputs, load_stage, publish_stage,
@@ -76,7 +76,7 @@ BATCH_MAX_BYTES = 32 * 1024 * 1024
 # The observations gathered before a validation. A validation runs in the validation process
 # while later batches are read and extracted, so only the last one holds up the load; GX has a
 # fixed cost per validation, so a flush is a few batches' observations rather than one's.
-VALIDATE_EVERY_OBSERVATIONS = 70_000
+VALIDATE_EVERY_OBSERVATIONS = 50_000
 
 # How many extract batches may be submitted before the oldest result is consumed.
 EXTRACT_IN_FLIGHT = 3
@@ -415,7 +415,7 @@ def zonefacts_run(
     inbox: str,
     warehouse: str,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
-    batch_documents: int = 1000,
+    batch_documents: int = DEFAULT_BATCH_DOCUMENTS,
     lock_wait_seconds: float = 0.0,
     task_runner: str = "default",
     dask_address: str | None = None,

@@ -174,14 +174,14 @@ def serve(*, inbox: Path, warehouse: Path, cron: str | None = None, interval: fl
         from prefect.schedules import Cron, Interval
 
         from flows.pipeline import zonefacts_run
-        from flows.settings import DEFAULT_MAX_FILE_BYTES
+        from flows.settings import DEFAULT_BATCH_DOCUMENTS, DEFAULT_MAX_FILE_BYTES
 
         schedule = (Cron(cron, timezone=timezone) if cron is not None
                     else Interval(float(interval), timezone=timezone))
         parameters = {
             "inbox": str(inbox), "warehouse": str(warehouse),
             "max_file_bytes": max_file_bytes or DEFAULT_MAX_FILE_BYTES,
-            "batch_documents": batch_documents or 500, "lock_wait_seconds": lock_wait_seconds,
+            "batch_documents": batch_documents or DEFAULT_BATCH_DOCUMENTS, "lock_wait_seconds": lock_wait_seconds,
         }
         what = f"cron {cron!r}" if cron is not None else f"every {interval:g} s"
         print(f"zonefacts serve: deployment zonefacts-run/{DEPLOYMENT_NAME}, {what}"

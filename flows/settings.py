@@ -19,10 +19,14 @@ from pydantic_settings.sources.utils import parse_env_vars
 
 from expectations.thresholds import CoverageThresholds, ReextractionThresholds
 
-__all__ = ["DEFAULT_MAX_FILE_BYTES", "AlertSettings", "CoverageThresholds", "EnvSettings", "ReextractionThresholds",
-           "Settings", "load_settings"]
+__all__ = ["DEFAULT_BATCH_DOCUMENTS", "DEFAULT_MAX_FILE_BYTES", "AlertSettings", "CoverageThresholds", "EnvSettings",
+           "ReextractionThresholds", "Settings", "load_settings"]
 
 DEFAULT_MAX_FILE_BYTES = 20 * 1024 * 1024
+# Files per batch. Extracting a batch has a fixed cost (hundreds of Polars operations, whatever
+# their size), so fewer, larger batches cost less; BATCH_MAX_BYTES (flows/pipeline.py) bounds
+# what a batch holds in memory whatever this is.
+DEFAULT_BATCH_DOCUMENTS = 2500
 ENV_PREFIX = "ZONEFACTS_"
 
 
@@ -51,7 +55,7 @@ class Settings:
     warehouse: Path = Path("zonefacts.duckdb")
     inbox: Path = Path("samples")
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
-    batch_documents: int = 1000
+    batch_documents: int = DEFAULT_BATCH_DOCUMENTS
     lock_wait_seconds: float = 0.0
     alerts: AlertSettings = field(default_factory=AlertSettings)
     coverage: CoverageThresholds = field(default_factory=CoverageThresholds)
@@ -92,7 +96,7 @@ class EnvSettings(BaseSettings):
     warehouse: Path = Path("zonefacts.duckdb")
     inbox: Path = Path("samples")
     max_file_bytes: int = Field(DEFAULT_MAX_FILE_BYTES, gt=0)
-    batch_documents: int = Field(1000, gt=0)
+    batch_documents: int = Field(DEFAULT_BATCH_DOCUMENTS, gt=0)
     validation_process: bool = True
     corrections: Path | None = None
     # several apprise URLs separated by whitespace (a comma can be part of a URL)

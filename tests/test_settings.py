@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 from flows import cli
-from flows.settings import DEFAULT_MAX_FILE_BYTES, AlertSettings, CoverageThresholds, Settings, load_settings
+from flows.settings import (DEFAULT_BATCH_DOCUMENTS, DEFAULT_MAX_FILE_BYTES, AlertSettings, CoverageThresholds, Settings,
+                            load_settings)
 
 
 def test_defaults_without_any_variable():
@@ -69,8 +70,8 @@ def test_only_load_settings_reads_the_environment(monkeypatch):
     monkeypatch.setenv("ZONEFACTS_BATCH_DOCUMENTS", "7")
     monkeypatch.setenv("ZONEFACTS_ALERT_URLS", "json://127.0.0.1:1/")
     assert load_settings().batch_documents == 7 and load_settings().alerts.urls == ("json://127.0.0.1:1/",)
-    assert load_settings({}).batch_documents == 1000             # the mapping given, not a mix
-    assert Settings().batch_documents == 1000 and Settings().alerts.urls == ()   # built in code: never
+    assert load_settings({}).batch_documents == DEFAULT_BATCH_DOCUMENTS   # the mapping given, not a mix
+    assert Settings().batch_documents == DEFAULT_BATCH_DOCUMENTS and Settings().alerts.urls == ()   # built in code: never
 
 
 def test_the_cli_stops_on_a_bad_variable(monkeypatch, tmp_path):
