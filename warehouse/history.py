@@ -155,7 +155,7 @@ def read_documents(con: duckdb.DuckDBPyConnection, document_ids: list[str]) -> p
     return con.sql("""
         SELECT document_id, path, stem, sha256, size_bytes, encoding, format, title, title_source, published_at,
                date_source, source_url, raw_text AS text
-        FROM documents WHERE list_contains(?, document_id) ORDER BY document_id
+        FROM documents WHERE document_id IN (SELECT unnest(?)) ORDER BY document_id
     """, params=[document_ids]).pl().cast(DOCUMENT_SCHEMA)
 
 
