@@ -349,14 +349,17 @@ def load_staged(
                 unit_kind = excluded.unit_kind, category = excluded.category
         """)
         # the gazetteer and national zones (transforms.gazetteer), then the vocabulary's own
-        # entities, which win where both name the same entity
+        # entities, which win where both name the same entity. Only the gazetteer's rows that
+        # differ from the stored ones are written: its thousands of rows rarely change between runs.
         from transforms.gazetteer import dimension as gazetteer_dimension
         register_frame(con, "gazetteer_entities",
                                gazetteer_dimension(exclude=vocabulary_entities.get_column("name").to_list()))
         con.execute(f"""
             INSERT INTO dim_entity (entity_id, name, entity_type, parent, aliases, origin, admin_code)
-            SELECT {_entity_key('name')}, name, entity_type, parent, aliases, 'gazetteer', admin_code
-            FROM gazetteer_entities
+            SELECT {_entity_key('g.name')}, g.name, g.entity_type, g.parent, g.aliases, 'gazetteer', g.admin_code
+            FROM gazetteer_entities g LEFT JOIN dim_entity e ON e.entity_id = {_entity_key('g.name')}
+            WHERE (e.entity_type, e.parent, e.aliases, e.admin_code, e.origin)
+                  IS DISTINCT FROM (g.entity_type, g.parent, g.aliases, g.admin_code, 'gazetteer')
             ON CONFLICT (entity_id) DO UPDATE SET entity_type = excluded.entity_type, parent = excluded.parent,
                 aliases = excluded.aliases, admin_code = excluded.admin_code, origin = 'gazetteer'
         """)

@@ -264,6 +264,23 @@ def test_the_gazetteer_is_loaded_into_dim_entity_once(tmp_path):
     con.close()
 
 
+def test_a_reload_writes_the_gazetteer_rows_that_differ_from_the_stored_ones(tmp_path):
+    """Unchanged gazetteer rows are left as stored; a stored row that differs (edited, or first
+    discovered by the extractor) is written again from the gazetteer."""
+    con, load_again = _loaded(tmp_path)
+    con.execute("UPDATE dim_entity SET parent = '宁波市', admin_code = NULL WHERE name = '萧山区'")
+    con.execute("UPDATE dim_entity SET origin = 'discovered' WHERE name = '昆山市'")
+    before = con.execute("SELECT name, entity_type, parent, aliases, admin_code, origin FROM dim_entity "
+                         "WHERE name NOT IN ('萧山区', '昆山市') ORDER BY name").fetchall()
+    load_again()
+    assert con.execute("SELECT parent, admin_code, origin FROM dim_entity WHERE name = '萧山区'").fetchone() == (
+        "杭州市", "330109", "gazetteer")
+    assert con.execute("SELECT origin FROM dim_entity WHERE name = '昆山市'").fetchone() == ("gazetteer",)
+    assert con.execute("SELECT name, entity_type, parent, aliases, admin_code, origin FROM dim_entity "
+                       "WHERE name NOT IN ('萧山区', '昆山市') ORDER BY name").fetchall() == before
+    con.close()
+
+
 def test_entities_roll_up_to_city_and_province(tmp_path):
     con, _ = _loaded(tmp_path)
     rollup = {r[0]: r[1:] for r in con.execute("SELECT entity, city, province FROM entity_hierarchy").fetchall()}
