@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from flows import cli
-from flows.settings import (DEFAULT_BATCH_DOCUMENTS, DEFAULT_MAX_FILE_BYTES, AlertSettings, CoverageThresholds, Settings,
-                            load_settings)
+from flows.settings import (DEFAULT_BATCH_DOCUMENTS, DEFAULT_MAX_FILE_BYTES, AlertSettings, CoverageThresholds,
+                            Settings, load_settings)
 
 
 def test_defaults_without_any_variable():
@@ -71,7 +71,8 @@ def test_only_load_settings_reads_the_environment(monkeypatch):
     monkeypatch.setenv("ZONEFACTS_ALERT_URLS", "json://127.0.0.1:1/")
     assert load_settings().batch_documents == 7 and load_settings().alerts.urls == ("json://127.0.0.1:1/",)
     assert load_settings({}).batch_documents == DEFAULT_BATCH_DOCUMENTS   # the mapping given, not a mix
-    assert Settings().batch_documents == DEFAULT_BATCH_DOCUMENTS and Settings().alerts.urls == ()   # built in code: never
+    # a Settings built in code never reads the environment
+    assert Settings().batch_documents == DEFAULT_BATCH_DOCUMENTS and Settings().alerts.urls == ()
 
 
 def test_the_cli_stops_on_a_bad_variable(monkeypatch, tmp_path):
