@@ -102,14 +102,17 @@ def _to_gx_frame(frame: pl.DataFrame, columns: Sequence[str]):
 
     With an (unnamed) row_id index and no ``unexpected_index_column_names``, GX returns the
     failing rows as one list of index values; naming index columns makes it look each failing
-    row's columns up one at a time (seconds for thousands of failures). Strings go over as
-    categoricals: GX hashes and filters the whole frame for every expectation, and codes are
-    cheap to hash and take. Integers go over as 64-bit: GX compares int64 and float64 columns
-    vectorized, and any other dtype (int32, uint32) one Python call per value."""
+    row's columns up one at a time (seconds for thousands of failures). Strings that repeat go
+    over as categoricals: GX hashes and filters the whole frame for every expectation, and codes
+    are cheap to hash and take. A column of mostly distinct strings (an id) goes over as it is:
+    its categories would cost more to build than they save. Integers go over as 64-bit: GX
+    compares int64 and float64 columns vectorized, and any other dtype (int32, uint32) one
+    Python call per value."""
     def cast(column: str) -> pl.Expr:
         dtype = frame.schema[column]
         if dtype == pl.String:
-            return pl.col(column).cast(pl.Categorical)
+            repeats = frame.get_column(column).n_unique() * 2 <= frame.height
+            return pl.col(column).cast(pl.Categorical) if repeats else pl.col(column)
         return pl.col(column).cast(pl.Int64) if dtype.is_integer() else pl.col(column)
 
     data = frame.select([cast(c) for c in columns]).to_pandas()

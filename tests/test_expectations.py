@@ -293,6 +293,27 @@ def test_warehouse_conflict_across_documents_lists_both_evidences(warehouse_resu
         "a": "other documents state a different value: b", "b": "other documents state a different value: a"}
 
 
+def test_distinct_and_repeating_strings_are_checked_alike():
+    """GX gets an id-like column (mostly distinct strings) as it is and a repeating one as a
+    categorical: uniqueness, nulls and set membership fail on the same rows either way."""
+    from expectations import engine
+    from expectations.declarations import Check, Suite, in_set, not_null, unique
+
+    checks = (Check("id_unique", ERROR, "", expect=(unique("id"),), detail="{id}"),
+              Check("kind_known", WARNING, "", expect=(not_null("kind"), in_set("kind", ["a", "b"])),
+                    detail="{kind}"))
+    suite = Suite("strings_alike", "test", checks, index=("row_id",), sample={"id": "id", "kind": "kind"})
+    ids = [f"id{i:03d}" for i in range(200)]
+    ids[150] = ids[3]                                    # one duplicate among distinct ids
+    kinds = ["a", "b"] * 100
+    kinds[10], kinds[20] = None, "z"                     # one null, one outside the set
+    frame = pl.DataFrame({"row_id": range(200), "key": ids, "id": ids, "kind": kinds})
+    checked = engine.validate(suite, frame)
+    assert checked.failing["id_unique"] == {3, 150}
+    assert checked.failing["kind_known"] == {10, 20}
+    assert _result(checked.results, "id_unique").unexpected_count == 2
+
+
 def test_samples_of_the_candidate_rows_are_the_samples_of_all_failing_rows():
     """Details are read only for the failing rows a sample can show (sample_candidates) and those
     Data Docs show: samples drawn from them are those drawn from all the failing rows."""
