@@ -300,6 +300,8 @@ def test_distinct_and_repeating_strings_are_checked_alike():
     from expectations.declarations import Check, Suite, in_set, not_null, unique
 
     checks = (Check("id_unique", ERROR, "", expect=(unique("id"),), detail="{id}"),
+              Check("id_listed", WARNING, "", expect=(in_set("id", [f"id{i:03d}" for i in range(100)]),),
+                    detail="{id}"),
               Check("kind_known", WARNING, "", expect=(not_null("kind"), in_set("kind", ["a", "b"])),
                     detail="{kind}"))
     suite = Suite("strings_alike", "test", checks, index=("row_id",), sample={"id": "id", "kind": "kind"})
@@ -311,6 +313,7 @@ def test_distinct_and_repeating_strings_are_checked_alike():
     checked = engine.validate(suite, frame)
     assert checked.failing["id_unique"] == {3, 150}
     assert checked.failing["kind_known"] == {10, 20}
+    assert checked.failing["id_listed"] == set(range(100, 200)) - {150}    # row 150 holds id003
     assert _result(checked.results, "id_unique").unexpected_count == 2
 
 
