@@ -247,7 +247,10 @@ def _notify_block(name: str, subject: str, body: str) -> None:
 def _load_prefect_blocks(name: str) -> None:
     if "/" not in name.strip("/"):
         raise ChannelError(f"Prefect block {name!r} must be named '<block-type-slug>/<block-name>'", permanent=True)
-    import prefect.blocks.notifications  # noqa: F401 - registers the notification block types
+    # an attribute read: a run defers these modules (flows/commands/prefect_env.py), and reading
+    # one imports them, which registers their block types for Block.load
+    from prefect.blocks.notifications import NotificationBlock  # noqa: F401
+    from prefect.blocks.webhook import Webhook  # noqa: F401
 
 
 def _url_channel(url: str, subject: str, text: str, payload: str, timeout: float) -> _Channel:

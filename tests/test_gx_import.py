@@ -1,4 +1,5 @@
-"""expectations/gx_import.py: GX imports with scipy.stats and altair standing in until first use."""
+"""expectations/gx_import.py: GX imports with scipy.stats and altair standing in until first use;
+a run's Prefect imports without its notification and webhook block types until an alert needs them."""
 from __future__ import annotations
 
 import subprocess
@@ -81,6 +82,28 @@ def test_hide_leaves_a_module_already_imported_alone():
         from expectations.gx_import import hide, hidden
         hide(("sqlalchemy",))
         assert sys.modules["sqlalchemy"] is sqlalchemy and hidden() == []
+        print("ok")
+    """
+    _runs_clean(script)
+
+
+def test_a_run_defers_prefects_block_types_and_a_block_alert_channel_still_finds_them():
+    script = """
+        import sys
+        from flows.commands.prefect_env import DEFERRED_BY_PREFECT, defer_block_types
+        defer_block_types()
+        import prefect
+        from prefect.blocks.core import Block
+        from prefect.utilities.dispatch import get_registry_for_type, lookup_type
+        kinds = {name: type(sys.modules[name]).__name__ for name in DEFERRED_BY_PREFECT}
+        assert set(kinds.values()) == {"DeferredModule"}, kinds
+        assert "slack-webhook" not in get_registry_for_type(Block)
+
+        from flows.alerts import _load_prefect_blocks
+        _load_prefect_blocks("slack-webhook/ops")   # what the Prefect-block channel does first
+        assert lookup_type(Block, "slack-webhook").__name__ == "SlackWebhook"
+        assert lookup_type(Block, "webhook").__name__ == "Webhook"
+        assert {type(sys.modules[name]).__name__ for name in DEFERRED_BY_PREFECT} == {"module"}
         print("ok")
     """
     _runs_clean(script)

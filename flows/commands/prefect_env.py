@@ -12,6 +12,11 @@ whose machine died as crashed. ``zonefacts run`` is not a deployment's run: whoe
 sees it end. There Prefect's heartbeat thread only costs its join at the flow's end (it sleeps
 in one-second steps, so up to a second per run), and ``one_off_run`` turns it off unless the
 user set a frequency. ``serve``'s scheduled runs keep them.
+
+Block types: ``import prefect`` defines every notification and webhook block type it ships
+(``prefect.blocks`` imports them to register them), ~0.2 s of pure-Python work at the start of
+every run. A run uses one only when an alert channel is a Prefect block, and that channel
+imports them itself (``flows.alerts``); ``defer_block_types`` makes them stand in until then.
 """
 from __future__ import annotations
 
@@ -33,6 +38,8 @@ _QUIET = {
 }
 # Prefect's names for the flow-run heartbeat frequency (the second is its legacy alias)
 _HEARTBEAT_VARIABLES = ("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "PREFECT_RUNNER_HEARTBEAT_FREQUENCY")
+# Imported by ``import prefect``, used only by the Prefect-block alert channel
+DEFERRED_BY_PREFECT = ("prefect.blocks.notifications", "prefect.blocks.webhook")
 _QUIET_RUNS = {
     "PREFECT_LOGGING_LOGGERS_PREFECT_FLOW_RUNS_LEVEL": "CRITICAL",
     "PREFECT_LOGGING_LOGGERS_PREFECT_TASK_RUNS_LEVEL": "CRITICAL",
@@ -61,6 +68,14 @@ def prepare_prefect(*, verbose: bool, quiet_runs: bool) -> None:
     # "leaked"; they are not (nanobind docs, refleaks): clearing typing's caches first
     # keeps stderr for real errors.
     atexit.register(_clear_typing_caches)
+
+
+def defer_block_types() -> None:
+    """Before Prefect's first import: its notification and webhook block types stand in
+    (``DeferredModule``) until an attribute of theirs is first read."""
+    from expectations.gx_import import defer
+
+    defer(DEFERRED_BY_PREFECT)
 
 
 @contextmanager

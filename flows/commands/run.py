@@ -151,8 +151,9 @@ def run_flow(args: argparse.Namespace, settings, *, reextract: str | None = None
         # starts): ~6 s of the other core instead of this one's. A rescan usually finds nothing
         # new; the run starts it anyway at the first batch with new documents.
         start_validation_process()
-    from flows.commands.prefect_env import one_off_run, prepare_prefect
+    from flows.commands.prefect_env import defer_block_types, one_off_run, prepare_prefect
 
+    defer_block_types()
     prepare_prefect(verbose=args.verbose, quiet_runs=True)
     from flows.pipeline import PipelineFailed, zonefacts_run
     from flows.validation_process import settling_after
