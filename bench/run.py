@@ -12,15 +12,17 @@
     precision/recall of (a)'s warehouse against the generated truth, and with BENCH_LARGE=1
     the peak RSS of (b) at 100k.
 
-They run in the order: warm-up, (a), no-op, rescan, (d), (b), re-extraction, (c); the floor
-follows (a) within a minute, so that a/d compares them under the same conditions, and the
-re-extraction follows (b), so that reextract/b does too.
+They run in the order: warm-up, (a) and (d) in PAIRS pairs, no-op, rescan, (b), re-extraction,
+(c). Each floor follows its (a) within seconds, so that a/d compares them under the same
+conditions; a/d is the median of the pairs' ratios and (a) the run of the median time, because
+one run of this machine drifts by a fifth either way within minutes. The re-extraction follows
+(b), so that reextract/b compares like with like too.
 
 Times are wall-clock of the whole child process (interpreter start and imports
 included); peak RSS is the child's ru_maxrss (os.wait4), and beside it the sampled peak of
 the summed RSS of the child and its own children (the validation process).
 
-usage: python -m bench.run [--docs 10000] [--large] [--work DIR] [--seed 6]
+usage: python -m bench.run [--docs 10000] [--large] [--work DIR] [--seed 6] [--pairs 3]
        python -m bench.run --reextract-only [--docs 200]   (b) and the re-extraction alone
 """
 from __future__ import annotations
@@ -31,6 +33,7 @@ import os
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,6 +47,8 @@ VENV_BIN = ROOT / ".venv" / "bin"
 PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
 ZONEFACTS = str(VENV_BIN / "zonefacts")
 
+# (a) and (d) are measured this many times, in pairs; the figures are the medians
+PAIRS = 3
 TARGETS = {"a_seconds": 60, "a/b": 1.3, "c/a": 5, "a/d": 15, "noop_seconds": 5, "rss_100k_mb": 2048,
            "reextract/b": 1.0}
 
@@ -211,6 +216,11 @@ def _tree(r: dict) -> float:
     return max(r["rss_mb"], r["tree_rss_mb"])
 
 
+def _median_run(runs: list[dict]) -> dict:
+    """The run of median wall time (the upper middle one of an even number)."""
+    return sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]
+
+
 def _plain(inbox: Path, warehouse: Path, batch: int, *, reextract: bool = False) -> dict:
     """(b) in a fresh process; with ``reextract``, (b) again on its warehouse re-extracting every document."""
     return _spawn_rusage([PYTHON, "-m", "bench.run", "--child", "plain", str(inbox), str(warehouse), str(batch),
@@ -237,6 +247,7 @@ def main() -> None:
     parser.add_argument("--large-docs", type=int, default=100_000)
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "zonefacts-bench")
     parser.add_argument("--batch-documents", type=int, default=None)
+    parser.add_argument("--pairs", type=int, default=PAIRS, help="runs of (a) and (d), in pairs (default %(default)s)")
     parser.add_argument("--reextract-only", action="store_true",
                         help="only (b) and its re-extraction (a quick check of the re-extraction line)")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
@@ -288,21 +299,31 @@ def main() -> None:
         _fresh(warmup)
         _spawn_rusage([ZONEFACTS, "run", "--inbox", str(ROOT / "samples"), "--warehouse", str(warmup)], env)
         _fresh(warmup)
-        results["a"] = _spawn_rusage(run_a, env)
+        pairs = []
+        for _ in range(args.pairs):
+            _fresh(wh["a"])
+            run = _spawn_rusage(run_a, env)
+            # the floor right after its (a): this machine's speed drifts by a fifth within
+            # minutes, and a/d should compare the two under the same conditions
+            pairs.append((run, _spawn_rusage([PYTHON, "-m", "bench.floor", str(inbox)])))
+        results["pairs"] = [{"a": a_run["seconds"], "d": d_run["seconds"]} for a_run, d_run in pairs]
+        results["a"] = _median_run([a_run for a_run, _ in pairs])
+        results["d"] = _median_run([d_run for _, d_run in pairs])
         results["noop"] = _spawn_rusage(run_a, env)                    # the up-to-date check
         results["rescan"] = _spawn_rusage(run_a + ["--rescan"], env)   # the flow reads every file again
-    # the floor right after (a), before the minutes of (c): this machine's speed drifts by a fifth
-    # within minutes, and a/d should compare the two under the same conditions
-    results["d"] = _spawn_rusage([PYTHON, "-m", "bench.floor", str(inbox)])
     results["b"] = _plain(inbox, wh["b"], batch)
     results["reextract"] = _plain(inbox, wh["b"], batch, reextract=True)   # (b)'s warehouse, every document
     results["c"] = _spawn_rusage([PYTHON, "-m", "bench.naive", str(inbox), str(wh["c"])])
 
     a, b, c, d = (results[k]["seconds"] for k in "abcd")
+    a_over_d = statistics.median(pair["a"] / pair["d"] for pair in results["pairs"])
     print(_line("(a) zonefacts run (Prefect)", results["a"], docs, mb))
     print(_line("(b) run_pipeline, run_plain", results["b"], docs, mb))
     print(_line("(c) naive regex + row INSERTs", results["c"], docs, mb))
     print(_line("(d) floor: read + 1 Polars regex", results["d"], docs, mb))
+    print(f"  (a) and (d) in {len(results['pairs'])} pairs, each (d) right after its (a); the lines above are the "
+          "runs of median time: " + ", ".join(f"{p['a']:.1f} s / {p['d']:.2f} s = {p['a'] / p['d']:.2f}"
+                                             for p in results["pairs"]))
     print(f"  no-op re-run of (a), unchanged inbox: {results['noop']['seconds']:.1f} s "
           f"(peak RSS {results['noop']['rss_mb']:.0f} MB; answered by the up-to-date check)")
     print(f"  re-run of (a) with --rescan (a Prefect flow run reads and hashes every file, loads nothing): "
@@ -313,8 +334,9 @@ def main() -> None:
     print(f"  (a) {results['a']['out'].get('stdout', '').splitlines()[-2:-1]}; the Prefect server was warmed "
           f"by one untimed run on samples/")
     reextract_ok = _print_reextraction(results, docs, mb)
-    ratios = {"a/b": a / b, "c/a": c / a, "a/d": a / d, "reextract/b": results["reextract"]["seconds"] / b}
-    print("  ratios: " + ", ".join(f"{k} = {v:.2f}" for k, v in ratios.items()))
+    ratios = {"a/b": a / b, "c/a": c / a, "a/d": a_over_d, "reextract/b": results["reextract"]["seconds"] / b}
+    print("  ratios: " + ", ".join(f"{k} = {v:.2f}" for k, v in ratios.items())
+          + f" (a/d: the median of the pairs' ratios)")
     score = score_rows(warehouse_rows(wh["a"]), load_truth(corpus / "truth"), verbose=10)
     print(f"  tier-1 on the generated truth ((a)'s warehouse): precision {score['precision']:.4f} "
           f"recall {score['recall']:.4f} ({score['n_pred']} predicted / {score['n_gold']} truth; "
