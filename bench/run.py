@@ -336,7 +336,7 @@ def main() -> None:
     reextract_ok = _print_reextraction(results, docs, mb)
     ratios = {"a/b": a / b, "c/a": c / a, "a/d": a_over_d, "reextract/b": results["reextract"]["seconds"] / b}
     print("  ratios: " + ", ".join(f"{k} = {v:.2f}" for k, v in ratios.items())
-          + f" (a/d: the median of the pairs' ratios)")
+          + " (a/d: the median of the pairs' ratios)")
     score = score_rows(warehouse_rows(wh["a"]), load_truth(corpus / "truth"), verbose=10)
     print(f"  tier-1 on the generated truth ((a)'s warehouse): precision {score['precision']:.4f} "
           f"recall {score['recall']:.4f} ({score['n_pred']} predicted / {score['n_gold']} truth; "

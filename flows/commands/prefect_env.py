@@ -14,8 +14,8 @@ in one-second steps, so up to a second per run), and ``one_off_run`` turns it of
 user set a frequency. ``serve``'s scheduled runs keep them.
 
 Block types: ``import prefect`` defines every notification and webhook block type it ships
-(``prefect.blocks`` imports them to register them), ~0.2 s of pure-Python work at the start of
-every run. A run uses one only when an alert channel is a Prefect block, and that channel
+(``prefect.blocks`` imports them to register them): pure-Python work at the start of every run,
+before its first batch is read. A run uses one only when an alert channel is a Prefect block, and that channel
 imports them itself (``flows.alerts``); ``defer_block_types`` makes them stand in until then.
 """
 from __future__ import annotations
