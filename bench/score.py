@@ -203,7 +203,8 @@ def form_table(per_form: dict[str, dict[str, int]]) -> str:
 
 def extracted_rows(inbox: Path, batch: int = 1000) -> dict[str, list[dict]]:
     """Read, parse and extract ``inbox`` in this process (no warehouse), by stem."""
-    from flows.inbox import discover_paths, read_raw_files
+    from flows.inbox import discover_paths
+    from flows.inbox_read import read_raw_files
     from transforms.documents import parse_documents
     from transforms.extract import extract
     from transforms.vocabulary import load_vocabulary

@@ -20,7 +20,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from flows.inbox import Discovery, discover_entries, log_skipped, read_raw_files
+from flows.inbox import Discovery, discover_entries, log_skipped
+from flows.inbox_read import read_raw_files
 from flows.runrecord import insert_run_row
 from flows.settings import Settings
 from flows.validation import QUARANTINE_STAGED_SCHEMA, VALIDATED_BATCH, quality_stage, validate_stage

@@ -22,7 +22,7 @@ import pytest
 
 from conftest import ROOT, query, table_counts
 from flows import cli
-from flows.inbox import read_raw_files
+from flows.inbox_read import read_raw_files
 from flows.pipeline import KnownDocuments, extract_stage, read_parse_stage, run_pipeline
 from flows.settings import DEFAULT_MAX_FILE_BYTES, AlertSettings, Settings
 from transforms.documents import parse_documents

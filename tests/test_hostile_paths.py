@@ -23,7 +23,8 @@ import duckdb
 import pytest
 
 from conftest import ROOT, ZONEFACTS, query, table_counts
-from flows.inbox import MAX_DEPTH, SIDECAR_MAX_BYTES, discover_entries, read_raw_files
+from flows.inbox import MAX_DEPTH, discover_entries
+from flows.inbox_read import SIDECAR_MAX_BYTES, read_raw_files
 from flows.pipeline import run_pipeline
 from flows.settings import Settings
 

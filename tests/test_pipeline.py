@@ -18,7 +18,8 @@ from conftest import (EXPECTED_QUARANTINE, GOOD_FILES, MAX_FILE_BYTES, ROOT, ZON
                       table_counts, write_inbox)
 from faults.hook.fault_hook import Fault, environment, injected
 from flows import cli, pipeline
-from flows.inbox import HEAD_BYTES, discover, file_batches, read_raw_files, stat_listing
+from flows.inbox import HEAD_BYTES, discover, file_batches, stat_listing
+from flows.inbox_read import read_raw_files
 from flows.pipeline import run_lock, run_pipeline, zonefacts_run
 from flows.settings import Settings
 

@@ -22,8 +22,9 @@ from transforms.clean import display_offset, paragraphs
 from transforms.context import document_context
 from transforms.coverage import SCHEMA as COVERAGE_SCHEMA
 from transforms.coverage import coverage
+from transforms.discovery import discover
 from transforms.distinct import on_distinct
-from transforms.entities import SCOPE_PREFIX, base_index, discover, entity_frame
+from transforms.entities import SCOPE_PREFIX, base_index, entity_frame
 from transforms.enumerations import BREAKDOWN_OF, bind_enumerations
 from transforms.groups import GROUP_SEPARATOR, discover_groups
 from transforms.measures import assign_measures

@@ -1,4 +1,4 @@
-"""transforms/entities.py: the discovery scan in Polars finds what Python's ``re.finditer`` finds.
+"""transforms/discovery.py: the discovery scan in Polars finds what Python's ``re.finditer`` finds.
 
 ``_scan`` scans a batch's texts with Polars (outside the GIL) and ``_located`` recovers each
 match's start by searching its text; the names and starts must be ``finditer``'s, whatever the
@@ -13,8 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from transforms import entities
-from transforms.entities import SUB_AREA_SUFFIXES, _discovery_pattern, _located, _scan, suffix_types
+from transforms import discovery, entities
+from transforms.discovery import SUB_AREA_SUFFIXES, _discovery_pattern, _located, _scan
+from transforms.entities import suffix_types
 from transforms.vocabulary import load_vocabulary
 
 _PIECES = [s for s, _ in suffix_types()] + list(SUB_AREA_SUFFIXES) + [
@@ -61,9 +62,9 @@ def _every_text(texts: pl.Series) -> pl.DataFrame:
                 .map("".join), min_size=1, max_size=10))
 def test_discover_reads_only_the_texts_it_has_something_to_do_in(texts):
     texts = texts + texts[:2]  # repeated texts, as a batch has them
-    got = entities.discover(texts, entities.base_index(load_vocabulary()))
+    got = discovery.discover(texts, entities.base_index(load_vocabulary()))
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(entities, "_to_judge", _every_text)
-        want = entities.discover(texts, entities.base_index(load_vocabulary()))
+        patch.setattr(discovery, "_to_judge", _every_text)
+        want = discovery.discover(texts, entities.base_index(load_vocabulary()))
     for table in ("canonical", "entity_type", "parent", "aliases", "discovered", "present"):
         assert getattr(got, table) == getattr(want, table), table

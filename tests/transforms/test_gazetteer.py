@@ -1,5 +1,5 @@
 """The national gazetteer and zones (transforms/gazetteer.py, vocab/gazetteer.csv, zones.csv) and
-the entity side of extraction that uses them (transforms/entities.py).
+the entity side of extraction that uses them (transforms/entities.py, transforms/discovery.py).
 
 Canonical names are the official full names: 萧山 is 萧山区 (parent 杭州市), not the full path
 杭州市萧山区; a full name that several places share is qualified by its parent (北京市朝阳区).
@@ -15,7 +15,8 @@ import polars as pl
 import pytest
 
 from transforms import gazetteer
-from transforms.entities import SCOPE_PREFIX, base_index, discover, entity_frame, plausible_name, suffix_types
+from transforms.discovery import discover
+from transforms.entities import SCOPE_PREFIX, base_index, entity_frame, plausible_name, suffix_types
 from transforms.extract import extract
 from transforms.vocabulary import entity_dimension, indicator_dimension, load_vocabulary
 
