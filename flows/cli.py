@@ -16,6 +16,7 @@ import sys
 import time
 import typing
 
+from flows import collector
 from flows.commands import history, outputs, query, run, serve, status, validate
 from flows.commands.options import Options, files_of
 from flows.errors import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL, EXIT_USAGE, EXIT_WAREHOUSE, explain
@@ -85,6 +86,7 @@ def exit_without_teardown(code: int | None) -> typing.NoReturn:
 
 def console_main() -> None:
     """The ``zonefacts`` command: ``main``, then ``exit_without_teardown``."""
+    collector.relax()
     exit_without_teardown(main())
 
 

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from flows import lifeline
+from flows import collector, lifeline
 
 # ZONEFACTS_VALIDATION_PROCESS=0 keeps GX in the run's own process (one process to debug).
 _ENABLED = os.environ.get("ZONEFACTS_VALIDATION_PROCESS", "1") != "0"
@@ -189,6 +189,7 @@ def _serve(request_fd: int, response_fd: int) -> None:
     requests, responses = os.fdopen(request_fd, "rb"), os.fdopen(response_fd, "wb")
     # Ctrl-C reaches the whole process group: the run decides, and stops this process
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    collector.pause()
     try:
         from expectations.gx_import import ABSENT_FOR_GX, hide
 
@@ -201,6 +202,7 @@ def _serve(request_fd: int, response_fd: int) -> None:
         warm_up()
     except Exception:  # noqa: BLE001 - the first stage raises it, with its traceback
         pass
+    collector.freeze_imports()
     try:
         responses.write(pickle.dumps(READY))
         responses.flush()

@@ -254,3 +254,36 @@ def test_a_runs_data_docs_show_every_suite_it_validated(inbox, tmp_path):
     assert listed == {"observations", "documents", "warehouse_facts", "warehouse_documents", "warehouse_consistency"}
     pages = {p.relative_to(index.parent / "validations").parts[0] for p in index.parent.glob("validations/**/*.html")}
     assert pages == listed
+
+
+def test_the_validation_process_collects_less_often_and_never_walks_its_imports():
+    """flows/collector.py: the validation process imports GX with collection paused, then freezes
+    what the imports made and collects again, its youngest generation at the relaxed threshold."""
+    import gc
+
+    from flows import collector
+
+    validation_process.start_validation_process()
+    assert validation_process.run_in_validation_process(gc.isenabled) is True
+    assert validation_process.run_in_validation_process(gc.get_threshold)[0] == collector.YOUNG_COLLECTION_EVERY
+    assert validation_process.run_in_validation_process(gc.get_freeze_count) > 10_000   # GX's modules
+
+
+def test_a_long_lived_process_freezes_its_imports_once():
+    """``freeze_imports`` freezes only the first time: what a later run leaves stays collectable."""
+    code = textwrap.dedent("""
+        import gc
+        from flows import collector
+        collector.pause()
+        assert not gc.isenabled()
+        collector.freeze_imports()
+        frozen = gc.get_freeze_count()
+        leftovers = [[] for _ in range(1000)]
+        collector.freeze_imports()
+        print(gc.isenabled(), gc.get_threshold()[0], frozen > 0, gc.get_freeze_count() == frozen)
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
+    assert done.returncode == 0, done.stderr
+    from flows.collector import YOUNG_COLLECTION_EVERY
+
+    assert done.stdout.split() == ["True", str(YOUNG_COLLECTION_EVERY), "True", "True"]

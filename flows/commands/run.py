@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from flows import collector
 from flows.commands.options import Options, files_of, settings_of
 from flows.errors import EXIT_FAILED, EXIT_OK, EXIT_TEMPFAIL, EXIT_WAREHOUSE, CommandError, explain, misplaced
 
@@ -157,6 +158,8 @@ def run_flow(args: argparse.Namespace, settings, *, reextract: str | None = None
     prepare_prefect(verbose=args.verbose, quiet_runs=True)
     from flows.pipeline import PipelineFailed, zonefacts_run
     from flows.validation_process import settling_after
+
+    collector.freeze_imports()
 
     flow_fn = zonefacts_run
     if task_runner == "dask":
