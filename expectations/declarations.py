@@ -122,6 +122,7 @@ class Check:
 
 
 _DECLARED: dict[str, Suite] = {}
+_EQUALITY_KINDS = {"ExpectColumnValuesToBeUnique", "ExpectColumnValuesToNotBeNull"}
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,6 +145,16 @@ class Suite:
     def columns(self) -> list[str]:
         """The columns the suite's expectations read, in order."""
         return list(dict.fromkeys(c for check in self.checks for e in check.expectations() for c in e.columns()))
+
+    def equality_only(self) -> set[str]:
+        """The columns only uniqueness and presence are checked on: any one-to-one recoding of
+        their values (nulls kept) leaves every result as it is."""
+        kinds: dict[str, set[str]] = {}
+        for check in self.checks:
+            for e in check.expectations():
+                for c in e.columns():
+                    kinds.setdefault(c, set()).add(e.kind)
+        return {c for c, used in kinds.items() if used <= _EQUALITY_KINDS}
 
     def check_of(self, name: str) -> Check:
         """The check reporting the stable name ``name`` (itself or one of its parts)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,19 +97,24 @@ def warm_up(suites: Sequence[Suite]) -> None:
             _built(suite)
 
 
-def _to_gx_frame(frame: pl.DataFrame, columns: Sequence[str]):
+def _to_gx_frame(frame: pl.DataFrame, columns: Sequence[str], equality_only: Collection[str] = ()):
     """The pandas frame GX validates: only the checked columns, indexed by row_id.
 
     With an (unnamed) row_id index and no ``unexpected_index_column_names``, GX returns the
     failing rows as one list of index values; naming index columns makes it look each failing
-    row's columns up one at a time (seconds for thousands of failures). Strings that repeat go
-    over as categoricals: GX hashes and filters the whole frame for every expectation, and codes
-    are cheap to hash and take. A column of mostly distinct strings (an id) goes over as it is:
-    its categories would cost more to build than they save. Integers go over as 64-bit: GX
-    compares int64 and float64 columns vectorized, and any other dtype (int32, uint32) one
-    Python call per value."""
+    row's columns up one at a time (seconds for thousands of failures). GX hashes the whole
+    frame for every batch (its data fingerprint) and filters it for every expectation, so
+    strings go over as what is cheapest to hash and take that keeps the checks' results: a
+    string column only checked for uniqueness and presence (``equality_only``) as the dense rank
+    of its values, integers; another whose strings repeat as a categorical. A column of mostly
+    distinct strings checked against values (an id in a value set) goes over as it is: its
+    categories would cost more to build than they save. Integers go over as 64-bit: GX compares
+    int64 and float64 columns vectorized, and any other dtype (int32, uint32) one Python call
+    per value."""
     def cast(column: str) -> pl.Expr:
         dtype = frame.schema[column]
+        if dtype == pl.String and column in equality_only:
+            return pl.col(column).rank("dense").cast(pl.Int64)
         if dtype == pl.String:
             repeats = frame.get_column(column).n_unique() * 2 <= frame.height
             return pl.col(column).cast(pl.Categorical) if repeats else pl.col(column)
@@ -132,9 +137,10 @@ def _as_json(result: Any) -> dict:
         result.result = full
 
 
-def _documented(result: dict, failing: pl.DataFrame, columns: Sequence[str]) -> dict:
+def _documented(result: dict, failing: pl.DataFrame, columns: Sequence[str], recoded: Collection[str] = ()) -> dict:
     """A GX result as JSON for Data Docs: long lists cut, and each failing row named by its checked
-    columns and the suite's index columns (evidence, document, ...) rather than by a bare row_id."""
+    columns and the suite's index columns (evidence, document, ...) rather than by a bare row_id.
+    On a column GX saw ``recoded`` (``_to_gx_frame``), the failing values are the rows' own."""
     d = plain(result)
     res = d.get("result") or {}
     for key in _CUT:
@@ -153,6 +159,18 @@ def _documented(result: dict, failing: pl.DataFrame, columns: Sequence[str]) -> 
         rows = failing.filter(pl.col("row_id").is_in(wanted)).select(
             list(dict.fromkeys(["row_id", *(c for c in columns if c in failing.columns)])))
         named = {row["row_id"]: plain(row) for row in rows.iter_rows(named=True)}
+    column = kwargs.get("column")
+    if column in recoded:
+        # GX lists the failing values and their rows in the same order
+        pairs = (("unexpected_list", "unexpected_index_list"), ("partial_unexpected_list", "partial_unexpected_index_list"))
+        own = {code: named.get(int(i), {}).get(column) for values, ids in pairs
+               for code, i in zip(res.get(values) or [], res.get(ids) or [])}
+        for values, _ in pairs:
+            if isinstance(res.get(values), list):
+                res[values] = [own.get(code) for code in res[values]]
+        for entry in res.get("partial_unexpected_counts") or []:
+            if isinstance(entry, dict):
+                entry["value"] = own.get(entry.get("value"))
     for key in lists:
         res[key] = [named.get(i, {"row_id": i}) for i in res[key]]
     return d
@@ -224,7 +242,8 @@ def validate(suite: Suite, frame: pl.DataFrame, parameters: Mapping[str, Any] | 
     expectation_suite = _built(suite)
     _, batch_definition = _context()
     columns = suite.columns()
-    data = _to_gx_frame(frame, columns)
+    recoded = suite.equality_only()
+    data = _to_gx_frame(frame, columns, recoded)
     with _LOCK:
         validation = batch_definition.get_batch(batch_parameters={"dataframe": data}).validate(
             expectation_suite, result_format={"result_format": "COMPLETE"},
@@ -250,7 +269,7 @@ def validate(suite: Suite, frame: pl.DataFrame, parameters: Mapping[str, Any] | 
         gx_results = by_name.get(check.name, [])
         rows_of_check = failing_rows.get(check.name, set())
         # the check's GX results go to Data Docs once, with its first reported name
-        documented = tuple(_documented(_as_json(r), shown, [*columns, *suite.index]) for r in gx_results)
+        documented = tuple(_documented(_as_json(r), shown, [*columns, *suite.index], recoded) for r in gx_results)
         for name, description in _reported(check):
             rows = rows_of_check
             mine = failing_frame.filter(pl.col("row_id").is_in(sorted(rows))) if rows else failing_frame.clear()

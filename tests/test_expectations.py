@@ -317,6 +317,32 @@ def test_distinct_and_repeating_strings_are_checked_alike():
     assert _result(checked.results, "id_unique").unexpected_count == 2
 
 
+def test_a_column_checked_only_for_uniqueness_and_presence_goes_to_gx_as_codes():
+    """GX hashes every frame it is given: a string column only checked by unique / not_null
+    goes over as integers, with the same failing rows, and the failing values Data Docs keep
+    are the column's own strings; a column also checked against a set goes over as strings."""
+    from expectations import engine
+    from expectations.declarations import Check, Suite, in_set, not_null, unique
+
+    checks = (Check("id_unique", ERROR, "", expect=(unique("id"), not_null("id")), detail="{id}"),
+              Check("kind_known", WARNING, "", expect=(in_set("kind", ["a", "b"]),), detail="{kind}"))
+    suite = Suite("recoded_ids", "test", checks, index=("row_id",), sample={"id": "id", "kind": "kind"})
+    assert suite.equality_only() == {"id"}
+    ids = [f"obs-{i:04d}" for i in range(300)]
+    ids[200], ids[250], ids[40] = ids[7], ids[7], None      # one id three times, one missing
+    frame = pl.DataFrame({"row_id": range(300), "key": [str(i) for i in range(300)], "id": ids,
+                          "kind": ["a", "b", "z"] * 100})
+    data = engine._to_gx_frame(frame, suite.columns(), suite.equality_only())
+    assert str(data["id"].dtype) in {"int64", "float64"} and str(data["kind"].dtype) != "int64"
+    checked = engine.validate(suite, frame)
+    assert checked.failing["id_unique"] == {7, 200, 250, 40}
+    assert checked.failing["kind_known"] == set(range(2, 300, 3))
+    unique_result = next(r for r in _result(checked.results, "id_unique").gx_results
+                         if r["expectation_config"]["type"] == "expect_column_values_to_be_unique")["result"]
+    assert unique_result["partial_unexpected_list"] == ["obs-0007"] * 3
+    assert unique_result["partial_unexpected_counts"] == [{"value": "obs-0007", "count": 3}]
+
+
 def test_samples_of_the_candidate_rows_are_the_samples_of_all_failing_rows():
     """Details are read only for the failing rows a sample can show (sample_candidates) and those
     Data Docs show: samples drawn from them are those drawn from all the failing rows."""
