@@ -53,7 +53,7 @@ from flows.stages import (DISCOVERY_BATCH, REFUSED_PATH, STAGE_BY_NAME, STAGES, 
 from flows.validation import UnwalkedList, ValidationResult, prepare_data_docs, quality_stage, validate_stage
 from flows.validation_process import settle_validation_process, start_validation_process
 from transforms.vocabulary import Vocabulary
-from warehouse.store import stage_batch
+from warehouse.staging import stage_batch
 
 __all__ = [
     "BATCH_MAX_BYTES", "EXTRACT_IN_FLIGHT", "EXTRACT_THREADS", "PREFECT_TASKS", "STAGES", "TASK_RUNNERS",

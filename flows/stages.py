@@ -24,7 +24,8 @@ from flows.inbox import Discovery, discover_entries, log_skipped
 from flows.inbox_read import read_raw_files
 from flows.runrecord import insert_run_row
 from flows.settings import Settings
-from flows.validation import QUARANTINE_STAGED_SCHEMA, VALIDATED_BATCH, quality_stage, validate_stage
+from flows.validation import (QUARANTINE_STAGED_SCHEMA, VALIDATED_BATCH, quality_stage, validate_stage,
+                              validated_observation_files)
 from flows.validation_process import ValidationProcessDied, run_in_validation_process_if_idle
 from transforms.corrections import extend_vocabulary, vocabulary_key
 from transforms.documents import parse_documents
@@ -32,7 +33,7 @@ from transforms.extract import ENTITY_SCHEMA, Extraction, extract
 from transforms.fingerprint import extractor_fingerprint, vocabulary_digest
 from transforms.vocabulary import Vocabulary, entity_dimension, indicator_dimension, load_vocabulary
 from warehouse import corrections, history, store
-from warehouse.store import stage_batch
+from warehouse.staging import stage_batch, staged_file
 
 log = logging.getLogger("zonefacts.pipeline")
 
@@ -156,7 +157,7 @@ class PendingValidation:
         observations = extracted.extraction.observations
         if observations.height:
             stage_batch(self.directory, batch_no, {"observations": observations})
-            self.files.append(str(store.staged_file(self.directory, "observations", batch_no)))
+            self.files.append(str(staged_file(self.directory, "observations", batch_no)))
         self.observations += observations.height
         self.entities.append(extracted.extraction.entities)
         self.stats.append(document_stats(extracted.documents, extracted.extraction.defects))
@@ -345,7 +346,8 @@ def load_stage(work: str, warehouse: str, staging: str, run_id: str, vocabulary:
             con, Path(staging), run_id=run_id,
             indicators=indicator_dimension(vocabulary),
             vocabulary_entities=entity_dimension(vocabulary),
-            before_commit=record, before_observations=observations_staged, fingerprint=fingerprint, inbox=inbox,
+            before_commit=record, before_observations=observations_staged,
+            validated_files=lambda: validated_observation_files(staging), fingerprint=fingerprint, inbox=inbox,
             corrections=correction_lines,
         )
     finally:

@@ -24,6 +24,7 @@ from flows.validation_process import after_reply, run_in_validation_process
 from transforms.extract import OBSERVATION_SCHEMA
 from transforms.vocabulary import Vocabulary
 from warehouse import store
+from warehouse.staging import stage_batch
 
 log = logging.getLogger("zonefacts.validation")
 
@@ -71,6 +72,13 @@ class ValidationResult:
 # --------------------------------------------------------------------------- stages
 
 
+def validated_observation_files(staging: str | Path) -> list[Path]:
+    """The clean observations the validations have staged so far (each file whole: staged
+    atomically), in flush order."""
+    return sorted(f for f in Path(staging).glob("observations-*.parquet")
+                  if int(f.stem.rpartition("-")[2]) >= VALIDATED_BATCH)
+
+
 def validate_stage(staging: str, observation_files: list[str], entities: pl.DataFrame,
                    document_stats: pl.DataFrame, vocabulary: Vocabulary, flush_no: int = 0) -> ValidationResult:
     """The batch suites (expectations/) over the observations (staged unvalidated, as parquet
@@ -96,7 +104,7 @@ def _validate(staging: str, observation_files: list[str], entities: pl.DataFrame
     results = named + (validate_document_stats(document_stats) if document_stats.height else [])
     clean = checked.clean.select(list(STAGED_OBSERVATION_SCHEMA)).cast(STAGED_OBSERVATION_SCHEMA)
     quarantine = checked.quarantined.cast(QUARANTINE_STAGED_SCHEMA)
-    store.stage_batch(staging, VALIDATED_BATCH + flush_no, {"observations": clean, "quarantine": quarantine})
+    stage_batch(staging, VALIDATED_BATCH + flush_no, {"observations": clean, "quarantine": quarantine})
     for path in observation_files:
         Path(path).unlink(missing_ok=True)
     return ValidationResult(clean.height, quarantine, [r.expectation for r in results if not r.success],

@@ -16,6 +16,7 @@ from transforms.corrections import HEADER, check_corrections, extend_vocabulary,
 from transforms.extract import extract
 from transforms.vocabulary import entity_dimension, indicator_dimension, load_vocabulary
 from warehouse import corrections, history, store
+from warehouse.staging import stage_batch
 
 A_TEXT = ("成都高新区上半年经济运行\n"
           "上半年，成都高新区实现地区生产总值1362.8亿元，同比增长7.1%。\n")
@@ -211,7 +212,7 @@ def test_a_correction_survives_a_rerun_and_a_reextraction(settings, tmp_path):
         con.close()
     extraction = extract(documents, load_vocabulary())
     staging = tmp_path / "staging"
-    store.stage_batch(staging, 0, {"documents": documents, "observations": extraction.observations.with_columns(
+    stage_batch(staging, 0, {"documents": documents, "observations": extraction.observations.with_columns(
         pl.lit([], pl.List(pl.String)).alias("dq_flags")), "coverage": extraction.coverage})
     _correct(settings, _file("set,a,,,,,gdp,,level,,1462.8亿元,,,,lin,"), staging=staging, fingerprint="f2")
     assert _gdp(settings, "latest_observations", "level") == [(146280000000.0, True, GDP)]

@@ -128,6 +128,7 @@ def test_load_is_idempotent_and_documents_loaded_before_coverage_show_null(tmp_p
     from transforms.vocabulary import entity_dimension, indicator_dimension, load_vocabulary
     from warehouse import migrate as migrate_mod
     from warehouse import store
+    from warehouse.staging import stage_batch
 
     path = tmp_path / "old.duckdb"
     con = duckdb.connect(str(path))
@@ -150,8 +151,8 @@ def test_load_is_idempotent_and_documents_loaded_before_coverage_show_null(tmp_p
         "date_source": [None], "source_url": [None], "text": ["园区产值同比增长5%。"],
     }, schema_overrides={"published_at": pl.Date, "title": pl.String, "title_source": pl.String,
                          "date_source": pl.String, "source_url": pl.String})
-    store.stage_batch(staging, 0, {"documents": documents,
-                                   "coverage": pl.DataFrame({"document_id": ["new"], "cue_numbers": [1]})})
+    stage_batch(staging, 0, {"documents": documents,
+                             "coverage": pl.DataFrame({"document_id": ["new"], "cue_numbers": [1]})})
     vocabulary = load_vocabulary()
     for run in ("r1", "r2"):
         store.load_staged(con, staging, run_id=run, indicators=indicator_dimension(vocabulary),

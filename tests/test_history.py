@@ -24,6 +24,7 @@ from transforms.extract import extract
 from transforms.fingerprint import document_identity, extractor_fingerprint
 from transforms.vocabulary import entity_dimension, indicator_dimension, load_vocabulary
 from warehouse import history, migrate, store
+from warehouse.staging import stage_batch
 
 A_TEXT = ("成都高新区上半年经济运行\n"
           "上半年，成都高新区实现地区生产总值1362.8亿元，同比增长7.1%。跨境电商交易额120亿元，同比增长15.2%。\n")
@@ -172,7 +173,7 @@ def _stage(staging: Path, files: dict[str, tuple[str, str | None]], vocabulary=N
     observations = extraction.observations.with_columns(pl.lit([], pl.List(pl.String)).alias("dq_flags"))
     if keep is not None:
         observations = observations.filter(keep)
-    store.stage_batch(staging, 0, {"documents": documents, "observations": observations,
+    stage_batch(staging, 0, {"documents": documents, "observations": observations,
                                    "defects": extraction.defects, "unmapped": extraction.unmapped,
                                    "entities": extraction.entities, "coverage": extraction.coverage})
     return documents

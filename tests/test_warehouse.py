@@ -1,4 +1,4 @@
-"""warehouse.migrate and warehouse.store on real DuckDB files."""
+"""warehouse.migrate, warehouse.staging and warehouse.store on real DuckDB files."""
 from __future__ import annotations
 
 import os
@@ -9,11 +9,11 @@ import polars as pl
 import pytest
 
 from conftest import table_counts
-from flows.pipeline import stage_batch
 from transforms.extract import OBSERVATION_SCHEMA
 from transforms.vocabulary import entity_dimension, indicator_dimension, load_vocabulary
 from warehouse import migrate as migrate_mod
 from warehouse import store
+from warehouse.staging import stage_batch, staged_file
 
 TABLES = {"schema_migrations", "documents", "quarantine", "pipeline_runs", "dim_entity", "dim_period",
           "dim_indicator", "fact_observation", "source_defects", "unmapped_mentions"}
@@ -114,6 +114,44 @@ def test_observations_staged_while_the_load_runs_are_loaded(tmp_path):
     con.close()
 
 
+def test_observations_validated_before_the_last_validation_load_while_it_runs(tmp_path):
+    """A run of new documents inserts the observations its earlier validations staged
+    (``validated_files``) before it waits for the last one (``before_observations``); the
+    rest load after, once each. A run whose documents have stored facts (a re-extraction)
+    waits first: its unread rows are found against all of them."""
+    staging, late = tmp_path / "staging", tmp_path / "late"
+    _stage_sample(staging)
+    early = staged_file(staging, "observations", 0)
+    second_doc = "c" * 64
+    documents = pl.read_parquet(staged_file(staging, "documents", 0))
+    pl.concat([documents, documents.with_columns(document_id=pl.lit(second_doc), sha256=pl.lit(second_doc),
+                                                 path=pl.lit("c.txt"), stem=pl.lit("c"))]).write_parquet(
+        staged_file(staging, "documents", 0))
+    late.mkdir()
+    pl.read_parquet(early).with_columns(document_id=pl.lit(second_doc), value=pl.lit(7.2)).write_parquet(
+        staged_file(late, "observations", 1))
+    con = store.open_work(tmp_path / "w.duckdb", tmp_path / "w.duckdb.work")
+    in_transaction: list[list[tuple]] = []
+
+    def last_validation() -> None:
+        in_transaction.append(con.execute("SELECT document_id, value FROM fact_observation").fetchall())
+        os.replace(staged_file(late, "observations", 1), staged_file(staging, "observations", 1))
+
+    loaded = _load(con, staging, validated_files=lambda: [early], before_observations=last_validation)
+    assert in_transaction == [[(DOC_ID, 6.1)]]
+    assert loaded.observations == 2
+    assert sorted(con.execute("SELECT document_id, value FROM fact_observation").fetchall()) == [
+        (DOC_ID, 6.1), (second_doc, 7.2)]
+    assert con.execute("SELECT count(*) FROM fact_history").fetchall() == [(2,)]
+
+    asked: list[bool] = []
+    again = _load(con, staging, validated_files=lambda: asked.append(True) or [early],
+                  before_observations=lambda: None)
+    assert asked == [] and again.observations == 0
+    assert con.execute("SELECT count(*) FROM fact_observation").fetchall() == [(2,)]
+    con.close()
+
+
 def test_load_staged_twice_adds_nothing(tmp_path):
     staging = tmp_path / "staging"
     _stage_sample(staging)
@@ -156,11 +194,11 @@ def test_failure_inside_load_leaves_counts_unchanged(tmp_path):
 def test_a_document_staged_twice_and_a_fact_stated_twice_load_once(tmp_path):
     staging = tmp_path / "staging"
     _stage_sample(staging)
-    documents, observations = (store.staged_file(staging, table, 0) for table in ("documents", "observations"))
+    documents, observations = (staged_file(staging, table, 0) for table in ("documents", "observations"))
     # batch 1 repeats batch 0's document; batch 0 states its fact again later (same id): the
     # first statement's row is kept
     pl.read_parquet(documents).with_columns(title=pl.lit("另一个标题")).write_parquet(
-        store.staged_file(staging, "documents", 1))
+        staged_file(staging, "documents", 1))
     first = pl.read_parquet(observations)
     pl.concat([first, first.with_columns(evidence=pl.lit("增长6.1%"), char_start=pl.lit(9, pl.Int32))]).write_parquet(
         observations)

@@ -20,9 +20,7 @@ import duckdb
 from warehouse import history
 from warehouse.frames import register_frame
 from warehouse.migrate import migrate
-
-STAGED_TABLES = ("documents", "quarantine", "observations", "entities", "defects", "unmapped", "coverage")
-
+from warehouse.staging import read_files, staged
 
 class WarehouseError(RuntimeError):
     """A warehouse file cannot be used; the message says which file and how to recover."""
@@ -188,41 +186,6 @@ def last_inbox_listing(con: duckdb.DuckDBPyConnection, inbox: str) -> tuple[str 
     return rows[0] if rows else None
 
 
-def staged_file(staging: str | Path, table: str, batch_no: int) -> Path:
-    """Where ``stage_batch`` writes ``table`` of batch ``batch_no``."""
-    return Path(staging) / f"{table}-{batch_no:05d}.parquet"
-
-
-def stage_batch(staging: str | Path, batch_no: int, frames: dict) -> dict[str, int]:
-    """Write each non-empty (Polars) frame to ``<staging>/<table>-<batch>.parquet``, atomically;
-    returns rows per table. ``load_staged`` loads what a run staged here."""
-    unknown = set(frames) - set(STAGED_TABLES)
-    if unknown:
-        raise ValueError(f"not a staged table: {sorted(unknown)}")
-    directory = Path(staging)
-    directory.mkdir(parents=True, exist_ok=True)
-    written = {}
-    for table in STAGED_TABLES:
-        frame = frames.get(table)
-        if frame is None or frame.height == 0:
-            written[table] = 0
-            continue
-        final = staged_file(directory, table, batch_no)
-        tmp = final.with_suffix(".parquet.tmp")
-        frame.write_parquet(tmp)
-        os.replace(tmp, final)
-        written[table] = frame.height
-    return written
-
-
-def _parquet(staging: Path, name: str) -> str | None:
-    files = sorted(staging.glob(f"{name}-*.parquet"))
-    if not files:
-        return None
-    listed = ", ".join("'" + str(f).replace("'", "''") + "'" for f in files)
-    return f"read_parquet([{listed}], union_by_name = true)"
-
-
 _KEY = "(md5_number({}) >> 65)::BIGINT"  # stable 63-bit surrogate key
 
 
@@ -295,6 +258,22 @@ def _insert_observations(con: duckdb.DuckDBPyConnection, obs: str, run_id: str, 
     return inserted - repeated
 
 
+def _holds_rows_of_run_docs(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(con.execute(f"SELECT 1 FROM {table} WHERE document_id IN (SELECT document_id FROM _run_docs) "
+                            "LIMIT 1").fetchall())
+
+
+def _insert_facts(con: duckdb.DuckDBPyConnection, obs: str, run_id: str, fingerprint: str, reloaded: bool) -> int:
+    """The periods, then the facts, of the staged observations ``obs``; how many facts."""
+    con.execute(f"""
+        INSERT INTO dim_period
+        SELECT {_period_key()}, year, start_month, end_month, period_label
+        FROM (SELECT DISTINCT year, start_month, end_month, period_label FROM {obs})
+        ON CONFLICT (period_id) DO NOTHING
+    """)
+    return _insert_observations(con, obs, run_id, fingerprint, reloaded)
+
+
 def _insert_new(con: duckdb.DuckDBPyConnection, table: str, key: str, key_sql: str, staged: str, run_id: str,
                 columns: str) -> int:
     """Insert the staged rows whose key ``table`` lacks (one per key), stamped with ``run_id``."""
@@ -315,6 +294,7 @@ def load_staged(
     vocabulary_entities,
     before_commit: Callable[[duckdb.DuckDBPyConnection, LoadCounts], None] | None = None,
     before_observations: Callable[[], None] | None = None,
+    validated_files: Callable[[], list[Path]] | None = None,
     fingerprint: str | None = None,
     inbox: str | None = None,
     corrections=None,
@@ -326,7 +306,9 @@ def load_staged(
     so what it writes (the run's ``pipeline_runs`` row) commits or rolls back with
     the load. ``before_observations()`` runs inside it once the dimensions, documents and
     entities are in, before the staged observations and quarantine are read: a run whose last
-    validation still stages them waits for it there.
+    validation still stages them waits for it there. ``validated_files()`` names the observation
+    files staged (whole) before that: a load of new documents only inserts them first, while it
+    waits.
 
     Every staged document is new or re-extracted: its staged facts, defects and unmapped
     mentions replace its stored ones, and a new version of a file (same ``inbox`` and path)
@@ -371,15 +353,15 @@ def load_staged(
                 parent = excluded.parent, aliases = excluded.aliases, origin = 'vocabulary'
         """)
         counts["documents"] = history.register_documents(
-            con, _parquet(staging, "documents"), run_id=run_id, inbox=inbox, fingerprint=fingerprint)
-        coverage = history.current_only(_parquet(staging, "coverage"))
+            con, staged(staging, "documents"), run_id=run_id, inbox=inbox, fingerprint=fingerprint)
+        coverage = history.current_only(staged(staging, "coverage"))
         if coverage:
             con.execute(f"""
                 INSERT INTO document_coverage
                 SELECT DISTINCT ON (document_id) document_id, cue_numbers, ? FROM {coverage}
                 ON CONFLICT (document_id) DO UPDATE SET cue_numbers = excluded.cue_numbers
             """, [run_id])
-        ents = _parquet(staging, "entities")
+        ents = staged(staging, "entities")
         if ents:
             counts["entities"] = con.execute(f"""
                 INSERT INTO dim_entity (entity_id, name, entity_type, parent, aliases, origin)
@@ -387,22 +369,24 @@ def load_staged(
                 FROM {ents}
                 ON CONFLICT (entity_id) DO NOTHING
             """).fetchall()[0][0]
+        early: list[str] = []
+        if validated_files is not None and not _holds_rows_of_run_docs(con, "fact_observation"):
+            # new documents only: the observations validated so far load while the last
+            # validation runs (a re-extraction's unread rows are found against all of them)
+            early = [str(f) for f in validated_files()]
+            if early:
+                counts["observations"] = _insert_facts(con, history.current_only(read_files(early)), run_id, fingerprint,
+                                                       reloaded=False)
         if before_observations is not None:
             before_observations()
-        obs = history.current_only(_parquet(staging, "observations"))
-        reloaded = _drop_unread(con, "fact_observation", "observation_id",
-                                obs and f"SELECT {_OBSERVATION_ID} FROM {obs} o")
+        obs = history.current_only(staged(staging, "observations", skip=early))
+        reloaded = not early and _drop_unread(con, "fact_observation", "observation_id",
+                                              obs and f"SELECT {_OBSERVATION_ID} FROM {obs} o")
         if obs:
-            con.execute(f"""
-                INSERT INTO dim_period
-                SELECT {_period_key()}, year, start_month, end_month, period_label
-                FROM (SELECT DISTINCT year, start_month, end_month, period_label FROM {obs})
-                ON CONFLICT (period_id) DO NOTHING
-            """)
-            counts["observations"] = _insert_observations(con, obs, run_id, fingerprint, reloaded)
+            counts["observations"] += _insert_facts(con, obs, run_id, fingerprint, reloaded)
         con.execute("UPDATE fact_observation SET fingerprint = ? WHERE fingerprint IS DISTINCT FROM ? "
                     "AND document_id IN (SELECT document_id FROM _run_docs)", [fingerprint, fingerprint])
-        quar = _parquet(staging, "quarantine")
+        quar = staged(staging, "quarantine")
         if quar:
             counts["quarantined"] = con.execute(f"""
                 INSERT INTO quarantine
@@ -411,12 +395,12 @@ def load_staged(
                                            detail)) AS qid, * FROM {quar})
                 ON CONFLICT (quarantine_id) DO NOTHING
             """, [run_id]).fetchall()[0][0]
-        defects = history.current_only(_parquet(staging, "defects"))
+        defects = history.current_only(staged(staging, "defects"))
         _drop_unread(con, "source_defects", "defect_id", defects and f"SELECT {_DEFECT_ID} FROM {defects}")
         if defects:
             counts["defects"] = _insert_new(con, "source_defects", "defect_id", _DEFECT_ID, defects, run_id,
                                             "document_id, kind, text, sentence, char_start")
-        unmapped = history.current_only(_parquet(staging, "unmapped"))
+        unmapped = history.current_only(staged(staging, "unmapped"))
         _drop_unread(con, "unmapped_mentions", "mention_id", unmapped and f"SELECT {_MENTION_ID} FROM {unmapped}")
         if unmapped:
             counts["unmapped"] = _insert_new(con, "unmapped_mentions", "mention_id", _MENTION_ID, unmapped, run_id,
