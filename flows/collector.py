@@ -21,25 +21,34 @@ import gc
 # net allocations between two collections of the youngest generation (CPython's default: 700)
 YOUNG_COLLECTION_EVERY = 20_000
 
+_tuned = False     # this process's entry point tuned its collector: it is a zonefacts process
 _frozen = False
 
 
 def relax() -> None:
-    """Collect the youngest generation every ``YOUNG_COLLECTION_EVERY`` net allocations."""
+    """Collect the youngest generation every ``YOUNG_COLLECTION_EVERY`` net allocations (the
+    entry point of a zonefacts process calls this, or ``pause``, first)."""
+    global _tuned
+    _tuned = True
     _, middle, oldest = gc.get_threshold()
     gc.set_threshold(YOUNG_COLLECTION_EVERY, middle, oldest)
 
 
 def pause() -> None:
     """No collection until ``freeze_imports``: for a process that always reaches it."""
+    global _tuned
+    _tuned = True
     gc.disable()
 
 
 def freeze_imports() -> None:
     """Leave everything alive now out of every later collection, then collect as ``relax`` says;
     the freeze once per process, after its imports (a long-lived process, ``zonefacts serve``,
-    must not freeze what its runs leave)."""
+    must not freeze what its runs leave). Nothing in a process whose entry point is not
+    zonefacts' (a program calling ``flows.cli.main``): its heap is not ours to freeze."""
     global _frozen
+    if not _tuned:
+        return
     if not _frozen:
         gc.freeze()
         _frozen = True
