@@ -115,10 +115,9 @@ def test_observations_staged_while_the_load_runs_are_loaded(tmp_path):
 
 
 def test_observations_validated_before_the_last_validation_load_while_it_runs(tmp_path):
-    """A run of new documents inserts the observations its earlier validations staged
-    (``validated_files``) before it waits for the last one (``before_observations``); the
-    rest load after, once each. A run whose documents have stored facts (a re-extraction)
-    waits first: its unread rows are found against all of them."""
+    """A load inserts the observations its earlier validations staged (``validated_files``)
+    before it waits for the last one (``before_observations``); the rest load after, once each.
+    Loading again finds the rows it no longer reads against all it staged, the early ones too."""
     staging, late = tmp_path / "staging", tmp_path / "late"
     _stage_sample(staging)
     early = staged_file(staging, "observations", 0)
@@ -144,11 +143,17 @@ def test_observations_validated_before_the_last_validation_load_while_it_runs(tm
         (DOC_ID, 6.1), (second_doc, 7.2)]
     assert con.execute("SELECT count(*) FROM fact_history").fetchall() == [(2,)]
 
-    asked: list[bool] = []
-    again = _load(con, staging, validated_files=lambda: asked.append(True) or [early],
-                  before_observations=lambda: None)
-    assert asked == [] and again.observations == 0
-    assert con.execute("SELECT count(*) FROM fact_observation").fetchall() == [(2,)]
+    again = _load(con, staging, validated_files=lambda: [early], before_observations=lambda: None)
+    assert again.observations == 0
+    assert sorted(con.execute("SELECT document_id, value FROM fact_observation").fetchall()) == [
+        (DOC_ID, 6.1), (second_doc, 7.2)]
+    # the second document now states 7.3: its 7.2 is no longer read, in the late file
+    pl.read_parquet(staged_file(staging, "observations", 1)).with_columns(value=pl.lit(7.3)).write_parquet(
+        staged_file(staging, "observations", 1))
+    changed = _load(con, staging, validated_files=lambda: [early], before_observations=lambda: None)
+    assert changed.observations == 1
+    assert sorted(con.execute("SELECT document_id, value FROM fact_observation").fetchall()) == [
+        (DOC_ID, 6.1), (second_doc, 7.3)]
     con.close()
 
 

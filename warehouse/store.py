@@ -211,8 +211,7 @@ def _drop_unread(con: duckdb.DuckDBPyConnection, table: str, key: str, staged_id
     """Delete the rows of the run's documents (``_run_docs``) that the staged ones no longer hold:
     a re-extracted document keeps exactly what this extraction read. Returns whether ``table``
     held rows of them (none in a run of new documents: then the staged keys are not computed)."""
-    stored = f"SELECT 1 FROM {table} WHERE document_id IN (SELECT document_id FROM _run_docs) LIMIT 1"
-    if not con.execute(stored).fetchall():
+    if not _holds_rows_of_run_docs(con, table):
         return False
     kept = f"AND {key} NOT IN ({staged_ids})" if staged_ids else ""
     con.execute(f"DELETE FROM {table} WHERE document_id IN (SELECT document_id FROM _run_docs) {kept}")
@@ -259,6 +258,8 @@ def _insert_observations(con: duckdb.DuckDBPyConnection, obs: str, run_id: str, 
 
 
 def _holds_rows_of_run_docs(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether ``table`` holds rows of the run's documents (``_run_docs``): stored before, for a
+    re-extraction."""
     return bool(con.execute(f"SELECT 1 FROM {table} WHERE document_id IN (SELECT document_id FROM _run_docs) "
                             "LIMIT 1").fetchall())
 
@@ -307,8 +308,7 @@ def load_staged(
     the load. ``before_observations()`` runs inside it once the dimensions, documents and
     entities are in, before the staged observations and quarantine are read: a run whose last
     validation still stages them waits for it there. ``validated_files()`` names the observation
-    files staged (whole) before that: a load of new documents only inserts them first, while it
-    waits.
+    files staged (whole) before that: the load inserts them first, while it waits.
 
     Every staged document is new or re-extracted: its staged facts, defects and unmapped
     mentions replace its stored ones, and a new version of a file (same ``inbox`` and path)
@@ -369,21 +369,22 @@ def load_staged(
                 FROM {ents}
                 ON CONFLICT (entity_id) DO NOTHING
             """).fetchall()[0][0]
-        early: list[str] = []
-        if validated_files is not None and not _holds_rows_of_run_docs(con, "fact_observation"):
-            # new documents only: the observations validated so far load while the last
-            # validation runs (a re-extraction's unread rows are found against all of them)
-            early = [str(f) for f in validated_files()]
-            if early:
-                counts["observations"] = _insert_facts(con, history.current_only(read_files(early)), run_id, fingerprint,
-                                                       reloaded=False)
+        # the observations validated so far load while the last validation runs
+        stored = _holds_rows_of_run_docs(con, "fact_observation")
+        early = [str(f) for f in validated_files()] if validated_files is not None else []
+        if early:
+            counts["observations"] = _insert_facts(con, history.current_only(read_files(early)), run_id,
+                                                   fingerprint, reloaded=stored)
         if before_observations is not None:
             before_observations()
-        obs = history.current_only(staged(staging, "observations", skip=early))
-        reloaded = not early and _drop_unread(con, "fact_observation", "observation_id",
-                                              obs and f"SELECT {_OBSERVATION_ID} FROM {obs} o")
-        if obs:
-            counts["observations"] += _insert_facts(con, obs, run_id, fingerprint, reloaded)
+        reloaded = False
+        if stored:   # a re-extraction: its unread rows are found against all it staged
+            everything = history.current_only(staged(staging, "observations"))
+            reloaded = _drop_unread(con, "fact_observation", "observation_id",
+                                    everything and f"SELECT {_OBSERVATION_ID} FROM {everything} o")
+        rest = history.current_only(staged(staging, "observations", skip=early))
+        if rest:
+            counts["observations"] += _insert_facts(con, rest, run_id, fingerprint, reloaded)
         con.execute("UPDATE fact_observation SET fingerprint = ? WHERE fingerprint IS DISTINCT FROM ? "
                     "AND document_id IN (SELECT document_id FROM _run_docs)", [fingerprint, fingerprint])
         quar = staged(staging, "quarantine")
