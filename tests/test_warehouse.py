@@ -50,6 +50,39 @@ def test_migrate_twice_is_a_noop(tmp_path):
     con.close()
 
 
+def test_migration_010_keeps_the_facts_and_their_not_null_columns_without_the_keys(tmp_path, monkeypatch):
+    """A warehouse loaded at 009 goes through 010 with its rows, and its fact tables end as a
+    fresh one's: the same columns and NOT NULL constraints, no key."""
+    staging = tmp_path / "staging"
+    _stage_sample(staging)
+    old = duckdb.connect(str(tmp_path / "old.duckdb"))
+    every = migrate_mod.available_migrations
+    monkeypatch.setattr(migrate_mod, "available_migrations", lambda: [m for m in every() if m.version < 10])
+    migrate_mod.migrate(old)
+    _load(old, staging)
+    facts = {t: old.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in ("fact_observation", "fact_history")}
+    assert all(facts.values())
+    not_null = {t: old.execute("SELECT constraint_text FROM duckdb_constraints() WHERE table_name = ? "
+                               "AND constraint_type = 'NOT NULL' ORDER BY ALL", [t]).fetchall() for t in facts}
+    monkeypatch.setattr(migrate_mod, "available_migrations", every)
+    assert migrate_mod.migrate(old) == [m.version for m in every() if m.version >= 10]
+    fresh = duckdb.connect(str(tmp_path / "fresh.duckdb"))
+    migrate_mod.migrate(fresh)
+
+    def shape(con, table):
+        return (con.execute(f"SELECT sql FROM duckdb_tables() WHERE table_name = '{table}'").fetchall(),
+                con.execute("SELECT constraint_type, constraint_text FROM duckdb_constraints() "
+                            f"WHERE table_name = '{table}' ORDER BY ALL").fetchall())
+
+    for table, rows in facts.items():
+        assert old.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall() == rows
+        assert shape(old, table) == shape(fresh, table)
+        assert {kind for kind, _ in shape(old, table)[1]} == {"NOT NULL"}
+        assert [(text,) for kind, text in shape(old, table)[1]] == not_null[table]
+    old.close()
+    fresh.close()
+
+
 def _stage_sample(staging: Path) -> None:
     documents = pl.DataFrame({
         "document_id": [DOC_ID], "path": ["a.txt"], "stem": ["a"], "sha256": [DOC_ID], "size_bytes": [10],

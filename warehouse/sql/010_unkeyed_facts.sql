@@ -5,40 +5,31 @@
 -- (warehouse/history.py); the warehouse suite checks observation_id. DuckDB cannot drop a key:
 -- each table is copied without it, columns and rows unchanged.
 
--- A copy made by CREATE TABLE AS keeps the columns and their types but no constraint: the NOT
--- NULL ones (002, 008) are set again, the keys are not.
-CREATE TABLE fact_observation_010 AS SELECT * FROM fact_observation;
+-- Each table is declared again as 002 and 008 left it, columns, types and NOT NULL constraints
+-- unchanged, and its rows copied over.
+CREATE TABLE fact_observation_010 (
+    observation_id VARCHAR NOT NULL, document_id VARCHAR NOT NULL,
+    entity_id BIGINT NOT NULL, period_id BIGINT NOT NULL, indicator_id BIGINT NOT NULL, segment VARCHAR,
+    measure VARCHAR NOT NULL, "value" DOUBLE NOT NULL, unit VARCHAR NOT NULL, qualifier VARCHAR NOT NULL,
+    benchmark_entity_id BIGINT, evidence VARCHAR NOT NULL, char_start INTEGER, char_end INTEGER,
+    dq_flags VARCHAR[], extractor_version VARCHAR NOT NULL, run_id VARCHAR NOT NULL, fingerprint VARCHAR
+);
+INSERT INTO fact_observation_010 SELECT * FROM fact_observation;
 DROP TABLE fact_observation;
 ALTER TABLE fact_observation_010 RENAME TO fact_observation;
-ALTER TABLE fact_observation ALTER COLUMN observation_id SET NOT NULL;
-ALTER TABLE fact_observation ALTER COLUMN document_id SET NOT NULL;
-ALTER TABLE fact_observation ALTER COLUMN entity_id SET NOT NULL;
-ALTER TABLE fact_observation ALTER COLUMN period_id SET NOT NULL;
-ALTER TABLE fact_observation ALTER COLUMN indicator_id SET NOT NULL;
-ALTER TABLE fact_observation ALTER COLUMN measure SET NOT NULL;
-ALTER TABLE fact_observation ALTER COLUMN value SET NOT NULL;
-ALTER TABLE fact_observation ALTER COLUMN unit SET NOT NULL;
-ALTER TABLE fact_observation ALTER COLUMN qualifier SET NOT NULL;
-ALTER TABLE fact_observation ALTER COLUMN evidence SET NOT NULL;
-ALTER TABLE fact_observation ALTER COLUMN extractor_version SET NOT NULL;
-ALTER TABLE fact_observation ALTER COLUMN run_id SET NOT NULL;
 
-CREATE TABLE fact_history_010 AS SELECT * FROM fact_history;
+CREATE TABLE fact_history_010 (
+    fact_id VARCHAR NOT NULL, valid_from_run VARCHAR NOT NULL, valid_to_run VARCHAR,
+    cause VARCHAR NOT NULL, end_cause VARCHAR,
+    lineage_id VARCHAR NOT NULL, document_id VARCHAR NOT NULL, observation_id VARCHAR, "document" VARCHAR NOT NULL,
+    entity VARCHAR NOT NULL, entity_type VARCHAR, "year" INTEGER, start_month INTEGER, end_month INTEGER,
+    period VARCHAR, indicator VARCHAR NOT NULL, segment VARCHAR, measure VARCHAR NOT NULL, benchmark VARCHAR,
+    "value" DOUBLE NOT NULL, unit VARCHAR NOT NULL, qualifier VARCHAR NOT NULL, evidence VARCHAR NOT NULL,
+    char_start INTEGER, extracted_value DOUBLE, extracted_key VARCHAR, correction_id VARCHAR, fingerprint VARCHAR
+);
+INSERT INTO fact_history_010 SELECT * FROM fact_history;
 DROP TABLE fact_history;
 ALTER TABLE fact_history_010 RENAME TO fact_history;
-ALTER TABLE fact_history ALTER COLUMN fact_id SET NOT NULL;
-ALTER TABLE fact_history ALTER COLUMN valid_from_run SET NOT NULL;
-ALTER TABLE fact_history ALTER COLUMN cause SET NOT NULL;
-ALTER TABLE fact_history ALTER COLUMN lineage_id SET NOT NULL;
-ALTER TABLE fact_history ALTER COLUMN document_id SET NOT NULL;
-ALTER TABLE fact_history ALTER COLUMN document SET NOT NULL;
-ALTER TABLE fact_history ALTER COLUMN entity SET NOT NULL;
-ALTER TABLE fact_history ALTER COLUMN indicator SET NOT NULL;
-ALTER TABLE fact_history ALTER COLUMN measure SET NOT NULL;
-ALTER TABLE fact_history ALTER COLUMN value SET NOT NULL;
-ALTER TABLE fact_history ALTER COLUMN unit SET NOT NULL;
-ALTER TABLE fact_history ALTER COLUMN qualifier SET NOT NULL;
-ALTER TABLE fact_history ALTER COLUMN evidence SET NOT NULL;
 
 -- extracted_facts as in 008, the same columns and rows, without sorting every fact: a key
 -- stated once in its lineage (nearly every one) ranks 1, and only the keys whose hash repeats
