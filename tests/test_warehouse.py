@@ -83,6 +83,28 @@ def test_migration_010_keeps_the_facts_and_their_not_null_columns_without_the_ke
     fresh.close()
 
 
+def test_migration_011_keeps_the_documents_and_stores_their_text_with_zstd(tmp_path, monkeypatch):
+    staging = tmp_path / "staging"
+    _stage_sample(staging)
+    old = duckdb.connect(str(tmp_path / "old.duckdb"))
+    every = migrate_mod.available_migrations
+    monkeypatch.setattr(migrate_mod, "available_migrations", lambda: [m for m in every() if m.version < 11])
+    migrate_mod.migrate(old)
+    _load(old, staging)
+    rows = old.execute("SELECT * FROM documents ORDER BY ALL").fetchall()
+    constraints = old.execute("SELECT constraint_type, constraint_text FROM duckdb_constraints() "
+                              "WHERE table_name = 'documents' ORDER BY ALL").fetchall()
+    monkeypatch.setattr(migrate_mod, "available_migrations", every)
+    assert 11 in migrate_mod.migrate(old)
+    assert old.execute("SELECT * FROM documents ORDER BY ALL").fetchall() == rows
+    assert old.execute("SELECT constraint_type, constraint_text FROM duckdb_constraints() "
+                       "WHERE table_name = 'documents' ORDER BY ALL").fetchall() == constraints
+    old.execute("CHECKPOINT")
+    assert old.execute("SELECT DISTINCT compression FROM pragma_storage_info('documents') "
+                       "WHERE column_name = 'raw_text' AND segment_type = 'VARCHAR'").fetchall() == [("ZSTD",)]
+    old.close()
+
+
 def _stage_sample(staging: Path) -> None:
     documents = pl.DataFrame({
         "document_id": [DOC_ID], "path": ["a.txt"], "stem": ["a"], "sha256": [DOC_ID], "size_bytes": [10],
