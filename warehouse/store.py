@@ -70,12 +70,13 @@ def _check_complete(con: duckdb.DuckDBPyConnection, path: Path) -> None:
       reach the highest of them. Index blocks are not listed by DuckDB and not checked.
     """
     try:
-        row = con.execute("SELECT block_size, total_blocks, used_blocks FROM pragma_database_size() "
-                          "WHERE database_name = current_database()").fetchone()
+        # fetchall, not fetchone: a result left unfinished makes the caller's next con.sql() fail
+        rows = con.execute("SELECT block_size, total_blocks, used_blocks FROM pragma_database_size() "
+                           "WHERE database_name = current_database()").fetchall()
         actual = os.path.getsize(path)
-        if row is None:      # not expected; never refuse a file on a missing answer
+        if not rows:      # not expected; never refuse a file on a missing answer
             return
-        block_size, total_blocks, used_blocks = row
+        block_size, total_blocks, used_blocks = rows[0]
         if actual >= _BLOCK_START + block_size * total_blocks:
             return
         needed = max(used_blocks, _highest_block(con) + 1)
@@ -89,14 +90,14 @@ def _check_complete(con: duckdb.DuckDBPyConnection, path: Path) -> None:
 
 def _highest_block(con: duckdb.DuckDBPyConnection) -> int:
     """The highest block id the database refers to (metadata and table segments), -1 if none."""
-    highest = con.execute("SELECT max(block_id) FROM pragma_metadata_info()").fetchone()[0]
+    highest = con.execute("SELECT max(block_id) FROM pragma_metadata_info()").fetchall()[0][0]
     highest = -1 if highest is None else highest
     tables = con.execute("SELECT schema_name, table_name FROM duckdb_tables() "
                          "WHERE database_name = current_database() AND NOT temporary").fetchall()
     for schema, table in tables:
         name = ".".join('"' + part.replace('"', '""') + '"' for part in (schema, table))
         block = con.execute("SELECT max(greatest(block_id, coalesce(list_max(additional_block_ids), -1))) "
-                            "FROM pragma_storage_info(?)", [name]).fetchone()[0]
+                            "FROM pragma_storage_info(?)", [name]).fetchall()[0][0]
         if block is not None:
             highest = max(highest, block)
     return highest
