@@ -292,6 +292,19 @@ def test_corrupt_published_file_is_named_when_seeding_work(tmp_path):
     assert not (tmp_path / "zonefacts.duckdb.work").exists()
 
 
+def test_a_connection_from_the_store_takes_a_relation_query_at_once(tmp_path):
+    """The completeness check leaves no result unfinished: DuckDB refuses con.sql() until one is."""
+    staging = tmp_path / "staging"
+    _stage_sample(staging)
+    con = store.open_work(tmp_path / "w.duckdb", tmp_path / "w.duckdb.work")
+    _load(con, staging)
+    con.close()
+    store.publish(tmp_path / "w.duckdb.work", tmp_path / "w.duckdb")
+    published = store.open_published(tmp_path / "w.duckdb")
+    assert published.sql("SELECT count(*) FROM documents").fetchall() == [(1,)]
+    published.close()
+
+
 def test_missing_published_file_is_a_warehouse_error(tmp_path):
     with pytest.raises(store.WarehouseError, match="does not exist"):
         store.open_published(tmp_path / "nope.duckdb")
