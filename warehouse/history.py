@@ -210,8 +210,10 @@ _IN_PLACE = ("document_id", "observation_id", "document", "evidence", "entity_ty
 
 
 def _version(alias: str) -> str:
-    parts = ", ".join(f"coalesce({alias}.{c}::VARCHAR, '∅')" for c in _VERSION_COLUMNS)
-    return f"md5(concat_ws(chr(0), {parts}))"
+    """The version columns of ``alias`` as one row value, each as text (null as ∅), so that two
+    versions compare with ``=``; compared directly rather than through a hash of their
+    concatenation, which cost a re-extraction two md5s a fact."""
+    return "(" + ", ".join(f"coalesce({alias}.{c}::VARCHAR, '∅')" for c in _VERSION_COLUMNS) + ")"
 
 
 _HISTORY_COLUMNS = ("lineage_id", "document_id", "observation_id", "document", "entity", "entity_type", "year",
