@@ -50,55 +50,50 @@ def test_migrate_twice_is_a_noop(tmp_path):
     con.close()
 
 
+def _loaded_before(tmp_path, monkeypatch, version: int):
+    """A warehouse migrated only below ``version`` with the sample loaded; the migrations then
+    all available again."""
+    _stage_sample(tmp_path / "staging")
+    con = duckdb.connect(str(tmp_path / "old.duckdb"))
+    every = migrate_mod.available_migrations
+    monkeypatch.setattr(migrate_mod, "available_migrations", lambda: [m for m in every() if m.version < version])
+    migrate_mod.migrate(con)
+    _load(con, tmp_path / "staging")
+    monkeypatch.setattr(migrate_mod, "available_migrations", every)
+    return con
+
+
+def _constraints(con, table: str) -> list[tuple]:
+    return con.execute("SELECT constraint_type, constraint_text FROM duckdb_constraints() WHERE table_name = ? "
+                       "ORDER BY ALL", [table]).fetchall()
+
+
 def test_migration_010_keeps_the_facts_and_their_not_null_columns_without_the_keys(tmp_path, monkeypatch):
     """A warehouse loaded at 009 goes through 010 with its rows, and its fact tables end as a
     fresh one's: the same columns and NOT NULL constraints, no key."""
-    staging = tmp_path / "staging"
-    _stage_sample(staging)
-    old = duckdb.connect(str(tmp_path / "old.duckdb"))
-    every = migrate_mod.available_migrations
-    monkeypatch.setattr(migrate_mod, "available_migrations", lambda: [m for m in every() if m.version < 10])
-    migrate_mod.migrate(old)
-    _load(old, staging)
+    old = _loaded_before(tmp_path, monkeypatch, 10)
     facts = {t: old.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in ("fact_observation", "fact_history")}
     assert all(facts.values())
-    not_null = {t: old.execute("SELECT constraint_text FROM duckdb_constraints() WHERE table_name = ? "
-                               "AND constraint_type = 'NOT NULL' ORDER BY ALL", [t]).fetchall() for t in facts}
-    monkeypatch.setattr(migrate_mod, "available_migrations", every)
-    assert migrate_mod.migrate(old) == [m.version for m in every() if m.version >= 10]
+    not_null = {t: [c for c in _constraints(old, t) if c[0] == "NOT NULL"] for t in facts}
+    assert migrate_mod.migrate(old) == [m.version for m in migrate_mod.available_migrations() if m.version >= 10]
     fresh = duckdb.connect(str(tmp_path / "fresh.duckdb"))
     migrate_mod.migrate(fresh)
-
-    def shape(con, table):
-        return (con.execute(f"SELECT sql FROM duckdb_tables() WHERE table_name = '{table}'").fetchall(),
-                con.execute("SELECT constraint_type, constraint_text FROM duckdb_constraints() "
-                            f"WHERE table_name = '{table}' ORDER BY ALL").fetchall())
-
     for table, rows in facts.items():
         assert old.execute(f"SELECT * FROM {table} ORDER BY ALL").fetchall() == rows
-        assert shape(old, table) == shape(fresh, table)
-        assert {kind for kind, _ in shape(old, table)[1]} == {"NOT NULL"}
-        assert [(text,) for kind, text in shape(old, table)[1]] == not_null[table]
+        ddl = f"SELECT sql FROM duckdb_tables() WHERE table_name = '{table}'"
+        assert old.execute(ddl).fetchall() == fresh.execute(ddl).fetchall()
+        assert _constraints(old, table) == _constraints(fresh, table) == not_null[table]
     old.close()
     fresh.close()
 
 
 def test_migration_011_keeps_the_documents_and_stores_their_text_with_zstd(tmp_path, monkeypatch):
-    staging = tmp_path / "staging"
-    _stage_sample(staging)
-    old = duckdb.connect(str(tmp_path / "old.duckdb"))
-    every = migrate_mod.available_migrations
-    monkeypatch.setattr(migrate_mod, "available_migrations", lambda: [m for m in every() if m.version < 11])
-    migrate_mod.migrate(old)
-    _load(old, staging)
+    old = _loaded_before(tmp_path, monkeypatch, 11)
     rows = old.execute("SELECT * FROM documents ORDER BY ALL").fetchall()
-    constraints = old.execute("SELECT constraint_type, constraint_text FROM duckdb_constraints() "
-                              "WHERE table_name = 'documents' ORDER BY ALL").fetchall()
-    monkeypatch.setattr(migrate_mod, "available_migrations", every)
+    constraints = _constraints(old, "documents")
     assert 11 in migrate_mod.migrate(old)
     assert old.execute("SELECT * FROM documents ORDER BY ALL").fetchall() == rows
-    assert old.execute("SELECT constraint_type, constraint_text FROM duckdb_constraints() "
-                       "WHERE table_name = 'documents' ORDER BY ALL").fetchall() == constraints
+    assert _constraints(old, "documents") == constraints
     old.execute("CHECKPOINT")
     assert old.execute("SELECT DISTINCT compression FROM pragma_storage_info('documents') "
                        "WHERE column_name = 'raw_text' AND segment_type = 'VARCHAR'").fetchall() == [("ZSTD",)]
