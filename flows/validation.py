@@ -24,7 +24,7 @@ from flows.validation_process import after_reply, run_in_validation_process
 from transforms.extract import OBSERVATION_SCHEMA
 from transforms.vocabulary import Vocabulary
 from warehouse import store
-from warehouse.staging import stage_batch
+from warehouse.staging import stage_batch, staged_files
 
 log = logging.getLogger("zonefacts.validation")
 
@@ -73,10 +73,8 @@ class ValidationResult:
 
 
 def validated_observation_files(staging: str | Path) -> list[Path]:
-    """The clean observations the validations have staged so far (each file whole: staged
-    atomically), in flush order."""
-    return sorted(f for f in Path(staging).glob("observations-*.parquet")
-                  if int(f.stem.rpartition("-")[2]) >= VALIDATED_BATCH)
+    """The clean observations the validations have staged so far, in flush order."""
+    return staged_files(staging, "observations", first_batch=VALIDATED_BATCH)
 
 
 def validate_stage(staging: str, observation_files: list[str], entities: pl.DataFrame,

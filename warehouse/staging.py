@@ -40,9 +40,16 @@ def stage_batch(staging: str | Path, batch_no: int, frames: dict) -> dict[str, i
     return written
 
 
+def staged_files(staging: str | Path, table: str, first_batch: int = 0) -> list[Path]:
+    """The files staged (whole: each is written atomically) for ``table`` from batch
+    ``first_batch`` on, in batch order."""
+    return sorted(f for f in Path(staging).glob(f"{table}-*.parquet")
+                  if int(f.stem.rpartition("-")[2]) >= first_batch)
+
+
 def staged(staging: Path, table: str, skip: Collection[str] = ()) -> str | None:
     """The SQL relation of every file staged for ``table`` but those in ``skip``; None if none."""
-    files = [str(f) for f in sorted(staging.glob(f"{table}-*.parquet")) if str(f) not in skip]
+    files = [str(f) for f in staged_files(staging, table) if str(f) not in skip]
     return read_files(files) if files else None
 
 
